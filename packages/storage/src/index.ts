@@ -1,1 +1,16 @@
-export {}
+// @chunktorrent/storage: the storage interface a torrent engine codes against, the SQLite-indexed
+// chunk store, an in-memory store, the piece/chunk geometry, the encrypted chunk envelope and the
+// object-store keys. This file is the package's only door; the conformance kit has its own entry.
+
+export { isChunktorrentError, StorageError, type StorageErrorCode, type StorageErrorOptions } from './errors.ts'
+export {
+  BLOCK_SIZE,
+  type ChunkSpan,
+  DEFAULT_CHUNK_SIZE,
+  type PieceRange,
+  type PieceSpan,
+  type TorrentFile,
+  type TorrentFileInput,
+  TorrentGeometry,
+  type TorrentGeometryInput,
+} from './geometry.ts'
