@@ -2,7 +2,23 @@
 // chunk store, an in-memory store, the piece/chunk geometry, the encrypted chunk envelope and the
 // object-store keys. This file is the package's only door; the conformance kit has its own entry.
 
-export { isChunktorrentError, StorageError, type StorageErrorCode, type StorageErrorOptions } from './errors.ts'
+export {
+  DEFAULT_KEY_ID,
+  decodeEnvelope,
+  ENVELOPE_KEY_LENGTH,
+  ENVELOPE_NONCE_LENGTH,
+  ENVELOPE_TAG_LENGTH,
+  type EncodeEnvelopeOptions,
+  type EnvelopeParts,
+  encodeEnvelope,
+  parseEnvelope,
+} from './envelope.ts'
+export {
+  isChunktorrentError,
+  StorageError,
+  type StorageErrorCode,
+  type StorageErrorOptions,
+} from './errors.ts'
 export {
   BLOCK_SIZE,
   type ChunkSpan,
@@ -14,3 +30,4 @@ export {
   TorrentGeometry,
   type TorrentGeometryInput,
 } from './geometry.ts'
+export { objectKeyFor, objectLocation } from './object-key.ts'
