@@ -30,4 +30,19 @@ export {
   TorrentGeometry,
   type TorrentGeometryInput,
 } from './geometry.ts'
+export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.ts'
 export { objectKeyFor, objectLocation } from './object-key.ts'
+export {
+  DEFAULT_CACHE_LIMIT_BYTES,
+  DEFAULT_CACHE_LIMIT_CHUNKS,
+  type HashAlgorithm,
+  hasCapability,
+  type Storage,
+  type StorageEvents,
+  type StorageStats,
+  type StorageWarning,
+  type StorageWarningCode,
+  type StoredTorrent,
+  type TorrentStorage,
+  type TorrentStorageCapability,
+} from './storage.ts'
