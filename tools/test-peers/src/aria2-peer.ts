@@ -45,7 +45,7 @@ export interface Aria2Peer {
    * written (aria2c takes about two more seconds to exit, so use it for throughput).
    */
   done(timeoutMs?: number): Promise<{ seconds: number; completeSeconds: number | undefined }>
-  /** Stops aria2c (SIGTERM, then SIGKILL) and removes its temporary torrent file; idempotent. */
+  /** Stops aria2c (SIGTERM, then SIGKILL); idempotent. */
   stop(): Promise<ExitStatus>
 }
 
@@ -123,10 +123,14 @@ async function startAria2(role: 'seed' | 'leech', options: Aria2PeerOptions): Pr
     completedAt = performance.now()
   })
 
+  // aria2c reads the torrent file once, before it listens; the copy can go as soon as it does.
+  const removeTemporaryFile = async () => {
+    if (temporaryDirectory) await rm(temporaryDirectory, { recursive: true, force: true })
+  }
   let stopping: Promise<ExitStatus> | undefined
   const stop = () => {
     stopping ??= stopChild(child, () => child.kill('SIGTERM')).then(async (status) => {
-      if (temporaryDirectory) await rm(temporaryDirectory, { recursive: true, force: true })
+      await removeTemporaryFile()
       return status
     })
     return stopping
@@ -135,6 +139,7 @@ async function startAria2(role: 'seed' | 'leech', options: Aria2PeerOptions): Pr
   try {
     const deadline = Date.now() + timeoutMs
     await Promise.race([waitForListening(port, timeoutMs, () => !peerProcess.hasExited), spawnFailure])
+    await removeTemporaryFile()
     if (role === 'seed') {
       await peerProcess.waitFor('complete', Math.max(1, deadline - Date.now())).catch((error: unknown) => {
         throw TestPeerError.isInstance(error) && error.code === 'ERR_TIMEOUT'
