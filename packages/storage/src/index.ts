@@ -2,6 +2,7 @@
 // chunk store, an in-memory store, the piece/chunk geometry, the encrypted chunk envelope and the
 // object-store keys. This file is the package's only door; the conformance kit has its own entry.
 
+export { ChunkStorage, type ChunkStorageOptions, type RecoveryReport } from './chunk-storage.ts'
 export {
   DEFAULT_KEY_ID,
   decodeEnvelope,

@@ -1,0 +1,1291 @@
+// ChunkStorage: torrents stored as fixed-size chunk files under one directory, indexed by SQLite.
+// Pieces are written in place into the chunks that cover them; a piece becomes readable only once
+// its chunk files are fsynced and its mapping row is committed, so a crash never leaves a verified
+// piece over missing or partial bytes.
+
+import { createHash, randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { type FileHandle, mkdir, open, opendir, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ChunkIndex, type TorrentRow } from './chunk-index.ts'
+import { argumentOutOfRange, invalidArgumentType, StorageError, toStorageError } from './errors.ts'
+import { FileHandleCache, type FileLease } from './file-handles.ts'
+import {
+  DEFAULT_CHUNK_SIZE,
+  type PieceRange,
+  TorrentGeometry,
+  type TorrentGeometryInput,
+} from './geometry.ts'
+import { PieceLocks } from './piece-locks.ts'
+import {
+  DEFAULT_CACHE_LIMIT_BYTES,
+  DEFAULT_CACHE_LIMIT_CHUNKS,
+  type HashAlgorithm,
+  type Storage,
+  type StorageEvents,
+  type StorageStats,
+  type StorageWarning,
+  type StoredTorrent,
+  type TorrentStorage,
+} from './storage.ts'
+
+export interface ChunkStorageOptions {
+  /** The store's directory (created if missing): `index.db` and `chunks/<id>.enc` live here. */
+  directory: string
+  /** Bytes per chunk for torrents added from now on; default 1 MiB. Stored torrents keep theirs. */
+  chunkSize?: number
+  /** Local chunk bytes before eviction starts; default 1 GiB. */
+  cacheLimitBytes?: number
+  /** Local chunk count before eviction starts; default 10,000. */
+  cacheLimitChunks?: number
+  /** Chunk files kept open between calls; default 64. */
+  openFileLimit?: number
+}
+
+/** What the startup sweep found and repaired. */
+export interface RecoveryReport {
+  /** Chunk files on disk that no index row claimed (left by a crash or a failed unlink), removed. */
+  readonly orphanFilesRemoved: number
+  /** Chunks the index expected on disk whose files were gone. */
+  readonly missingChunks: number
+  /** Pieces forgotten because a chunk they needed was gone (verified or only written). */
+  readonly piecesForgotten: number
+}
+
+const DEFAULT_OPEN_FILE_LIMIT = 64
+const INDEX_FILE = 'index.db'
+const CHUNKS_DIRECTORY = 'chunks'
+const chunkFilePattern = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.enc$/
+
+interface ChunkRecord {
+  readonly id: string
+  readonly index: number
+  readonly length: number
+  /** A local file holds the chunk. */
+  local: boolean
+  /** A copy of the current bytes exists in the remote tier. */
+  uploaded: boolean
+  /** Completed writes, and how many of them a datasync covered. */
+  writeSequence: number
+  syncedSequence: number
+  activeWriters: number
+  removal: Promise<void> | undefined
+}
+
+interface TorrentState {
+  readonly id: string
+  readonly geometry: TorrentGeometry
+  readonly chunks: Array<ChunkRecord | undefined>
+  readonly written: Uint8Array
+  readonly verified: Uint8Array
+  verifiedCount: number
+  readonly locks: PieceLocks
+  readonly inFlight: Set<Promise<unknown>>
+  handle: ChunkTorrentStorage
+  closed: boolean
+  closing: Promise<void> | undefined
+}
+
+/** What a torrent handle may ask of its storage (kept off ChunkStorage's public surface). */
+interface TorrentOperations {
+  writePiece(state: TorrentState, index: number, data: Uint8Array): Promise<void>
+  markVerified(state: TorrentState, index: number): Promise<void>
+  readPiece(state: TorrentState, index: number, offset?: number, length?: number): Promise<Buffer>
+  verifiedPieces(state: TorrentState): Promise<number[]>
+  clearPiece(state: TorrentState, index: number): Promise<void>
+  readUnverifiedPiece(state: TorrentState, index: number): Promise<Buffer | null>
+  hashPiece(state: TorrentState, index: number, algorithm: HashAlgorithm): Promise<Buffer | null>
+  close(state: TorrentState): Promise<void>
+}
+
+interface VerifyRequest {
+  readonly state: TorrentState
+  readonly index: number
+  readonly resolve: () => void
+  readonly reject: (error: Error) => void
+}
+
+/** Named moments inside operations where a test may crash the process. */
+export type CrashPoint =
+  | 'after-unmap-before-overwrite'
+  | 'after-chunk-write'
+  | 'after-sync-before-commit'
+  | 'after-delete-before-unlink'
+  | 'after-unlocal-before-unlink'
+type TestHooks = Partial<Record<CrashPoint, () => void | Promise<void>>>
+const testHooks = new WeakMap<ChunkStorage, TestHooks>()
+
+/** For crash tests only: runs `hooks[point]` when an operation reaches that point. */
+export function setTestHooks(storage: ChunkStorage, hooks: TestHooks): void {
+  testHooks.set(storage, hooks)
+}
+
+function pieceNotFound(index: number): StorageError {
+  return new StorageError('ERR_PIECE_NOT_FOUND', `Piece mapping not found for piece ${index}`)
+}
+
+function chunkMissing(id: string): StorageError {
+  return new StorageError('ERR_CHUNK_MISSING', `Chunk ${id} not in cache`)
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw argumentOutOfRange(`${name} must be a positive integer, got ${String(value)}`)
+  }
+  return value
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+function checkInfoHash(infoHash: unknown): asserts infoHash is string {
+  if (typeof infoHash !== 'string') throw invalidArgumentType('The info hash must be a string')
+}
+
+/**
+ * The SQLite-indexed chunk store. `await ChunkStorage.open({ directory })`, then `openTorrent`.
+ * Emits `warning` events ({@link StorageWarning}).
+ */
+export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage {
+  readonly kind = 'chunk'
+  readonly directory: string
+  /** Chunk size given to torrents added from now on. */
+  readonly chunkSize: number
+  readonly cacheLimitBytes: number
+  readonly cacheLimitChunks: number
+  /** What the startup sweep found. */
+  readonly recovery: RecoveryReport
+
+  readonly #index: ChunkIndex
+  readonly #operations: TorrentOperations = {
+    writePiece: (state, index, data) => this.#track(state, () => this.#writePiece(state, index, data)),
+    markVerified: (state, index) => this.#track(state, () => this.#markVerified(state, index)),
+    readPiece: (state, index, offset, length) =>
+      this.#track(state, () => this.#readPiece(state, index, offset, length)),
+    verifiedPieces: (state) => this.#track(state, () => this.#verifiedPieces(state)),
+    clearPiece: (state, index) => this.#track(state, () => this.#clearPiece(state, index)),
+    readUnverifiedPiece: (state, index) => this.#track(state, () => this.#readUnverifiedPiece(state, index)),
+    hashPiece: (state, index, algorithm) =>
+      this.#track(state, () => this.#hashPiece(state, index, algorithm)),
+    close: (state) => this.#closeTorrent(state, true),
+  }
+  readonly #chunksDirectory: string
+  readonly #files: FileHandleCache
+  readonly #open = new Map<string, TorrentState>()
+  readonly #chunkOwners = new Map<string, { state: TorrentState; record: ChunkRecord }>()
+  readonly #accessTimes = new Map<string, number>()
+  #verifyQueue: VerifyRequest[] = []
+  #committing = false
+  /** A chunk file was created since the chunks directory was last fsynced. */
+  #directoryDirty = true
+  #localChunks: number
+  #localBytes: number
+  #torrentCount: number
+  #pinnedBytes = 0
+  #pinnedDirty = true
+  #overLimit = false
+  #evictionMayHelp = true
+  #eviction: Promise<void> | undefined
+  #closed = false
+  #closing: Promise<void> | undefined
+  readonly #counters = {
+    chunksWritten: 0,
+    piecesWritten: 0,
+    piecesVerified: 0,
+    bytesWritten: 0,
+    bytesRead: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+  }
+
+  private constructor(
+    options: Required<Omit<ChunkStorageOptions, 'openFileLimit'>>,
+    openFileLimit: number,
+    index: ChunkIndex,
+    recovery: RecoveryReport,
+  ) {
+    super()
+    this.directory = options.directory
+    this.chunkSize = options.chunkSize
+    this.cacheLimitBytes = options.cacheLimitBytes
+    this.cacheLimitChunks = options.cacheLimitChunks
+    this.recovery = recovery
+    this.#index = index
+    this.#chunksDirectory = join(options.directory, CHUNKS_DIRECTORY)
+    this.#files = new FileHandleCache(openFileLimit, (id, handle) => this.#syncBeforeClose(id, handle))
+    const totals = index.totals()
+    this.#localChunks = totals.chunkCount
+    this.#localBytes = totals.bytes
+    this.#torrentCount = index.allTorrents().length
+  }
+
+  /**
+   * Opens (creating) a store: takes its lock (`ERR_STORE_LOCKED` if another ChunkStorage has the
+   * directory), then sweeps chunk files the index does not reference and forgets pieces whose
+   * chunk files are gone (see {@link ChunkStorage.recovery}).
+   */
+  static async open(options: ChunkStorageOptions): Promise<ChunkStorage> {
+    if (typeof options !== 'object' || options === null)
+      throw invalidArgumentType('The options must be an object')
+    if (typeof options.directory !== 'string' || options.directory.length === 0) {
+      throw invalidArgumentType('options.directory must be a non-empty string')
+    }
+    const settings = {
+      directory: options.directory,
+      chunkSize: positiveInteger(options.chunkSize, 'chunkSize', DEFAULT_CHUNK_SIZE),
+      cacheLimitBytes: positiveInteger(options.cacheLimitBytes, 'cacheLimitBytes', DEFAULT_CACHE_LIMIT_BYTES),
+      cacheLimitChunks: positiveInteger(
+        options.cacheLimitChunks,
+        'cacheLimitChunks',
+        DEFAULT_CACHE_LIMIT_CHUNKS,
+      ),
+    }
+    const openFileLimit = positiveInteger(options.openFileLimit, 'openFileLimit', DEFAULT_OPEN_FILE_LIMIT)
+    const chunksDirectory = join(settings.directory, CHUNKS_DIRECTORY)
+    try {
+      await mkdir(chunksDirectory, { recursive: true })
+    } catch (error) {
+      throw toStorageError(error, `Creating ${chunksDirectory}`)
+    }
+    const index = ChunkIndex.open(join(settings.directory, INDEX_FILE))
+    try {
+      const recovery = await sweep(index, chunksDirectory)
+      return new ChunkStorage(settings, openFileLimit, index, recovery)
+    } catch (error) {
+      index.close()
+      throw toStorageError(error, 'Sweeping the store')
+    }
+  }
+
+  // Storage
+
+  async openTorrent(input: TorrentGeometryInput): Promise<TorrentStorage> {
+    this.#assertOpen()
+    const requested = TorrentGeometry.from(input, this.chunkSize)
+    const current = this.#open.get(requested.infoHash)
+    if (current !== undefined && !current.closed) {
+      const difference = current.geometry.layoutDifference(requested)
+      if (difference !== undefined) throw mismatch(requested.infoHash, difference)
+      return current.handle
+    }
+    if (current?.closing !== undefined) await current.closing
+    this.#assertOpen()
+    const again = this.#open.get(requested.infoHash)
+    if (again !== undefined) return this.openTorrent(input)
+    return this.#loadTorrent(input, requested)
+  }
+
+  #loadTorrent(input: TorrentGeometryInput, requested: TorrentGeometry): TorrentStorage {
+    const now = Date.now()
+    let row = this.#index.torrentByInfoHash(requested.infoHash)
+    let geometry = requested
+    if (row === undefined) {
+      row = {
+        id: randomUUID(),
+        release_id: requested.releaseId,
+        info_hash: requested.infoHash,
+        magnet_link: requested.magnetLink ?? null,
+        torrent_name: requested.name,
+        total_size_bytes: requested.totalSize,
+        piece_length: requested.pieceLength,
+        num_pieces: requested.pieceCount,
+        is_seeding: 0,
+        created_at: new Date(now).toISOString(),
+        chunk_size: requested.chunkSize,
+        files_json: JSON.stringify(requested.files),
+      }
+      this.#index.insertTorrent(row)
+      this.#torrentCount++
+    } else {
+      const stored = storedGeometry(row)
+      const difference = stored.layoutDifference(requested)
+      if (difference !== undefined) throw mismatch(requested.infoHash, difference)
+      geometry = TorrentGeometry.from(
+        {
+          ...input,
+          releaseId: input.releaseId ?? row.release_id,
+          magnetLink: input.magnetLink ?? row.magnet_link ?? undefined,
+        },
+        row.chunk_size,
+      )
+      if (
+        geometry.releaseId !== row.release_id ||
+        (geometry.magnetLink ?? null) !== row.magnet_link ||
+        geometry.name !== row.torrent_name
+      ) {
+        this.#index.updateTorrentLabels(
+          row.id,
+          geometry.releaseId,
+          geometry.magnetLink ?? null,
+          geometry.name,
+        )
+      }
+    }
+    const state: TorrentState = {
+      id: row.id,
+      geometry,
+      chunks: new Array<ChunkRecord | undefined>(geometry.chunkCount).fill(undefined),
+      written: new Uint8Array(geometry.pieceCount),
+      verified: new Uint8Array(geometry.pieceCount),
+      verifiedCount: 0,
+      locks: new PieceLocks(),
+      inFlight: new Set(),
+      handle: undefined as unknown as ChunkTorrentStorage,
+      closed: false,
+      closing: undefined,
+    }
+    state.handle = new ChunkTorrentStorage(this.#operations, state)
+    for (const chunk of this.#index.chunksOf(row.id)) {
+      if (chunk.chunk_index >= geometry.chunkCount) continue
+      const record: ChunkRecord = {
+        id: chunk.id,
+        index: chunk.chunk_index,
+        length: chunk.length,
+        local: chunk.is_local === 1,
+        uploaded: chunk.uploaded === 1,
+        // Whether an earlier session synced these files is unknown: sync before the next mapping.
+        writeSequence: 1,
+        syncedSequence: 0,
+        activeWriters: 0,
+        removal: undefined,
+      }
+      state.chunks[chunk.chunk_index] = record
+    }
+    for (const pieceIndex of this.#index.writtenPiecesOf(row.id)) {
+      if (pieceIndex < geometry.pieceCount) state.written[pieceIndex] = 1
+    }
+    const invalidMappings: number[] = []
+    for (const mapping of this.#index.mappingsOf(row.id)) {
+      if (this.#mappingMatches(state, mapping)) {
+        state.verified[mapping.piece_index] = 1
+        state.written[mapping.piece_index] = 1
+        state.verifiedCount++
+      } else {
+        invalidMappings.push(mapping.piece_index)
+      }
+    }
+    if (invalidMappings.length > 0) {
+      this.#index.durably(() => {
+        for (const pieceIndex of invalidMappings) this.#index.deleteMapping(row.id, pieceIndex)
+      })
+    }
+    this.#index.pinTorrent(row.id, new Date(now).toISOString())
+    this.#pinnedDirty = true
+    this.#evictionMayHelp = true
+    this.#open.set(geometry.infoHash, state)
+    for (const record of state.chunks)
+      if (record !== undefined) this.#chunkOwners.set(record.id, { state, record })
+    return state.handle
+  }
+
+  /** A mapping row is trusted only if it names the chunks the geometry says, all held somewhere. */
+  #mappingMatches(
+    state: TorrentState,
+    mapping: {
+      piece_index: number
+      chunk_ids: string
+      start_byte_in_first_chunk: number
+      end_byte_in_last_chunk: number
+    },
+  ): boolean {
+    const spans = state.geometry.chunksOfPiece(mapping.piece_index)
+    if (spans.length === 0) return false
+    const records = spans.map((span) => state.chunks[span.chunkIndex])
+    if (records.some((record) => record === undefined || (!record.local && !record.uploaded))) return false
+    const expected = JSON.stringify(records.map((record) => record!.id))
+    return (
+      mapping.chunk_ids === expected &&
+      mapping.start_byte_in_first_chunk === spans[0]!.start &&
+      mapping.end_byte_in_last_chunk === spans[spans.length - 1]!.end
+    )
+  }
+
+  async listTorrents(): Promise<StoredTorrent[]> {
+    this.#assertOpen()
+    return this.#index.allTorrents().map((row) => {
+      const geometry = storedGeometry(row)
+      return {
+        infoHash: row.info_hash,
+        name: row.torrent_name,
+        releaseId: row.release_id,
+        magnetLink: row.magnet_link ?? undefined,
+        pieceLength: row.piece_length,
+        totalSize: row.total_size_bytes,
+        pieceCount: row.num_pieces,
+        verifiedCount: row.verified_count,
+        chunkSize: row.chunk_size,
+        files: geometry.files,
+        complete: row.verified_count === row.num_pieces,
+        open: this.#open.has(row.info_hash),
+        createdAt: row.created_at,
+      }
+    })
+  }
+
+  async deleteTorrent(infoHash: string): Promise<void> {
+    this.#assertOpen()
+    checkInfoHash(infoHash)
+    const state = this.#open.get(infoHash)
+    if (state !== undefined) await this.#closeTorrent(state, true)
+    this.#assertOpen()
+    const row = this.#index.torrentByInfoHash(infoHash)
+    if (row === undefined) return
+    const chunks = this.#index.chunksOf(row.id)
+    for (const chunk of chunks) await this.#files.drop(chunk.id)
+    // The rows go first, durably; then the files. A crash in between leaves orphans for the sweep.
+    this.#index.deleteTorrent(row.id)
+    this.#torrentCount--
+    this.#pinnedDirty = true
+    await this.#crashPoint('after-delete-before-unlink')
+    const local = chunks.filter((chunk) => chunk.is_local === 1)
+    for (const chunk of local) {
+      this.#localChunks--
+      this.#localBytes -= chunk.length
+      this.#accessTimes.delete(chunk.id)
+    }
+    for (let start = 0; start < local.length; start += 32) {
+      await Promise.all(
+        local.slice(start, start + 32).map((chunk) =>
+          // A file that cannot be removed now is no longer referenced; the next startup sweep removes it.
+          unlink(this.#chunkPath(chunk.id)).catch(() => {}),
+        ),
+      )
+    }
+    this.#refreshLimitState()
+  }
+
+  stats(): StorageStats {
+    this.#assertOpen()
+    if (this.#pinnedDirty) {
+      this.#pinnedBytes = this.#index.pinnedBytes()
+      this.#pinnedDirty = false
+    }
+    return {
+      torrentCount: this.#torrentCount,
+      openTorrentCount: this.#open.size,
+      ...this.#counters,
+      chunkCount: this.#localChunks,
+      bytesOnDisk: this.#localBytes,
+      pinnedBytes: this.#pinnedBytes,
+      cacheLimitBytes: this.cacheLimitBytes,
+      cacheLimitChunks: this.cacheLimitChunks,
+      overLimit: this.#overLimit,
+    }
+  }
+
+  /**
+   * Closes every open torrent handle (keeping their pins: they are still active for the next
+   * session), waits for pending work and releases the store's lock. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    this.#closed = true
+    this.#closing = (async () => {
+      await Promise.all([...this.#open.values()].map((state) => this.#closeTorrent(state, false)))
+      while (this.#committing) await new Promise((resolve) => setImmediate(resolve))
+      if (this.#eviction !== undefined) await this.#eviction
+      await this.#files.closeAll(false)
+      try {
+        this.#flushAccessTimes()
+      } finally {
+        this.#index.close()
+      }
+    })()
+    return this.#closing
+  }
+
+  // Torrent operations (called by ChunkTorrentStorage)
+
+  /** Tracks a call so that closing the torrent waits for it. */
+  #track<T>(state: TorrentState, operation: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(closedStorage())
+    if (state.closed) return Promise.reject(closedTorrent(state.geometry.infoHash))
+    const promise = operation()
+    state.inFlight.add(promise)
+    const forget = () => state.inFlight.delete(promise)
+    promise.then(forget, forget)
+    return promise
+  }
+
+  async #writePiece(state: TorrentState, index: number, data: Uint8Array): Promise<void> {
+    const size = state.geometry.pieceSize(index)
+    if (!(data instanceof Uint8Array)) throw invalidArgumentType('The piece data must be a Uint8Array')
+    if (data.length !== size) {
+      throw argumentOutOfRange(`Piece ${index} is ${size} bytes; got ${data.length} bytes`)
+    }
+    await state.locks.exclusive(index, async () => {
+      if (state.verified[index] === 1) {
+        // The mapping vouches for the old bytes: it must be gone, on disk, before any byte changes.
+        this.#index.durably(() => this.#index.deleteMapping(state.id, index))
+        this.#unverify(state, index)
+        await this.#crashPoint('after-unmap-before-overwrite')
+      }
+      const spans = state.geometry.chunksOfPiece(index)
+      const records = spans.map((span) => this.#chunkForWrite(state, span.chunkIndex))
+      try {
+        await Promise.all(
+          spans.map((span, position) =>
+            this.#writeSpan(
+              state,
+              records[position]!,
+              data,
+              span.pieceOffset,
+              span.end - span.start,
+              span.start,
+            ),
+          ),
+        )
+      } catch (error) {
+        if (state.written[index] === 1) {
+          state.written[index] = 0
+          this.#index.defer(() => this.#index.unmarkWritten(state.id, index))
+        }
+        throw toStorageError(error, `Writing piece ${index}`)
+      } finally {
+        for (const record of records) record.activeWriters--
+      }
+      await this.#crashPoint('after-chunk-write')
+      if (state.written[index] === 0) {
+        state.written[index] = 1
+        this.#index.defer(() => this.#index.markWritten(state.id, index))
+      }
+      this.#counters.piecesWritten++
+    })
+  }
+
+  #chunkForWrite(state: TorrentState, chunkIndex: number): ChunkRecord {
+    let record = state.chunks[chunkIndex]
+    if (record === undefined) {
+      const created: ChunkRecord = {
+        id: randomUUID(),
+        index: chunkIndex,
+        length: state.geometry.chunkLength(chunkIndex),
+        local: false,
+        uploaded: false,
+        writeSequence: 0,
+        syncedSequence: 0,
+        activeWriters: 0,
+        removal: undefined,
+      }
+      record = created
+      state.chunks[chunkIndex] = created
+      this.#chunkOwners.set(created.id, { state, record: created })
+      const now = Date.now()
+      this.#index.defer(() => {
+        this.#index.insertChunk(state.id, created.id, chunkIndex, created.length, now)
+        this.#index.pinChunk(created.id, state.id, new Date(now).toISOString())
+      })
+    }
+    record.activeWriters++
+    return record
+  }
+
+  async #writeSpan(
+    state: TorrentState,
+    record: ChunkRecord,
+    data: Uint8Array,
+    dataOffset: number,
+    length: number,
+    position: number,
+  ): Promise<void> {
+    while (record.removal !== undefined) await record.removal
+    if (record.uploaded) {
+      record.uploaded = false
+      this.#index.defer(() => this.#index.forgetUpload(record.id))
+    }
+    let lease: FileLease
+    if (!record.local) {
+      this.#becomeLocal(record)
+      this.#directoryDirty = true
+      lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), true)
+    } else {
+      try {
+        lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
+      } catch (error) {
+        if (!isNotFound(error)) throw error
+        // The file vanished under us: what it held is lost; start it again.
+        this.#chunkLost(state, record)
+        this.#directoryDirty = true
+        lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), true)
+      }
+    }
+    try {
+      let done = 0
+      while (done < length) {
+        const { bytesWritten } = await lease.handle.write(
+          data,
+          dataOffset + done,
+          length - done,
+          position + done,
+        )
+        done += bytesWritten
+      }
+    } finally {
+      lease.release()
+    }
+    record.writeSequence++
+    this.#counters.chunksWritten++
+    this.#counters.bytesWritten += length
+    this.#accessTimes.set(record.id, Date.now())
+  }
+
+  #becomeLocal(record: ChunkRecord): void {
+    record.local = true
+    record.syncedSequence = record.writeSequence
+    this.#localChunks++
+    this.#localBytes += record.length
+    this.#pinnedDirty = true
+    this.#index.defer(() => this.#index.setChunkLocal(record.id, true))
+    this.#checkLimits()
+  }
+
+  async #markVerified(state: TorrentState, index: number): Promise<void> {
+    state.geometry.assertPieceIndex(index)
+    await state.locks.exclusive(index, async () => {
+      if (state.written[index] === 0) {
+        throw new StorageError(
+          'ERR_PIECE_NOT_WRITTEN',
+          `Piece ${index} cannot be marked verified: it was not written (or was cleared)`,
+        )
+      }
+      if (state.verified[index] === 1) return
+      await new Promise<void>((resolve, reject) => {
+        this.#verifyQueue.push({ state, index, resolve, reject })
+        if (!this.#committing) {
+          this.#committing = true
+          queueMicrotask(() => void this.#commitLoop())
+        }
+      })
+    })
+  }
+
+  /**
+   * Group commit: every markVerified that arrives while a commit runs joins the next one. A commit
+   * datasyncs each chunk file written since its last sync (in parallel), fsyncs the chunks
+   * directory if files were created, and only then inserts all the mapping rows in one transaction.
+   */
+  async #commitLoop(): Promise<void> {
+    try {
+      while (this.#verifyQueue.length > 0) {
+        const batch = this.#verifyQueue
+        this.#verifyQueue = []
+        await this.#commitBatch(batch)
+      }
+    } finally {
+      this.#committing = false
+    }
+  }
+
+  async #commitBatch(batch: VerifyRequest[]): Promise<void> {
+    const toSync = new Map<ChunkRecord, { state: TorrentState; target: number }>()
+    for (const request of batch) {
+      for (const span of request.state.geometry.chunksOfPiece(request.index)) {
+        const record = request.state.chunks[span.chunkIndex]!
+        if (record.syncedSequence < record.writeSequence) {
+          toSync.set(record, { state: request.state, target: record.writeSequence })
+        }
+      }
+    }
+    const failures = new Map<ChunkRecord, Error>()
+    const directoryWasDirty = this.#directoryDirty
+    this.#directoryDirty = false
+    let directoryFailure: Error | undefined
+    await Promise.all([
+      ...[...toSync].map(async ([record, { state, target }]) => {
+        try {
+          await this.#syncChunk(record, target)
+        } catch (error) {
+          failures.set(record, toStorageError(error, `Syncing chunk ${record.id}`))
+          this.#syncFailed(state, record)
+        }
+      }),
+      (async () => {
+        if (!directoryWasDirty) return
+        try {
+          await syncDirectory(this.#chunksDirectory)
+        } catch (error) {
+          this.#directoryDirty = true
+          directoryFailure = toStorageError(error, `Syncing ${this.#chunksDirectory}`)
+        }
+      })(),
+    ])
+    await this.#crashPoint('after-sync-before-commit')
+    const ready: VerifyRequest[] = []
+    for (const request of batch) {
+      let failure = directoryFailure
+      for (const span of request.state.geometry.chunksOfPiece(request.index)) {
+        failure ??= failures.get(request.state.chunks[span.chunkIndex]!)
+      }
+      if (failure !== undefined) request.reject(failure)
+      else ready.push(request)
+    }
+    if (ready.length === 0) return
+    try {
+      this.#index.transaction(() => {
+        for (const { state, index } of ready) {
+          const spans = state.geometry.chunksOfPiece(index)
+          this.#index.upsertMapping(
+            {
+              torrentId: state.id,
+              pieceIndex: index,
+              chunkIds: spans.map((span) => state.chunks[span.chunkIndex]!.id),
+              startByteInFirstChunk: spans[0]!.start,
+              endByteInLastChunk: spans[spans.length - 1]!.end,
+            },
+            randomUUID(),
+          )
+        }
+        const completed = new Set<TorrentState>()
+        for (const { state, index } of ready) {
+          if (state.verified[index] === 0 && state.verifiedCount + 1 === state.geometry.pieceCount) {
+            completed.add(state)
+          }
+        }
+        for (const state of completed) this.#index.setSeeding(state.id, true)
+      })
+    } catch (error) {
+      const failure = toStorageError(error, 'Committing verified pieces')
+      for (const request of ready) request.reject(failure)
+      return
+    }
+    for (const { state, index } of ready) {
+      if (state.verified[index] === 0) {
+        state.verified[index] = 1
+        state.verifiedCount++
+        this.#counters.piecesVerified++
+      }
+    }
+    for (const request of ready) request.resolve()
+  }
+
+  async #syncChunk(record: ChunkRecord, target: number): Promise<void> {
+    const lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
+    try {
+      await lease.handle.datasync()
+    } finally {
+      lease.release()
+    }
+    record.syncedSequence = Math.max(record.syncedSequence, target)
+  }
+
+  /** Closing a handle with unsynced writes: sync first so a write-back error is not lost with it. */
+  async #syncBeforeClose(id: string, handle: FileHandle): Promise<void> {
+    const owner = this.#chunkOwners.get(id)
+    if (owner === undefined) return
+    const { state, record } = owner
+    if (record.syncedSequence >= record.writeSequence) return
+    const target = record.writeSequence
+    try {
+      await handle.datasync()
+      record.syncedSequence = Math.max(record.syncedSequence, target)
+    } catch {
+      this.#syncFailed(state, record)
+    }
+  }
+
+  /**
+   * A datasync failed: the kernel may have dropped the dirty pages and will not report it twice,
+   * so every written-but-unverified piece of the chunk is forgotten (to be written again).
+   */
+  #syncFailed(state: TorrentState, record: ChunkRecord): void {
+    for (const { pieceIndex } of state.geometry.piecesOfChunk(record.index)) {
+      if (state.written[pieceIndex] === 1 && state.verified[pieceIndex] === 0) {
+        state.written[pieceIndex] = 0
+        this.#index.defer(() => this.#index.unmarkWritten(state.id, pieceIndex))
+      }
+    }
+  }
+
+  async #readPiece(state: TorrentState, index: number, offset = 0, length = 0): Promise<Buffer> {
+    state.geometry.assertPieceIndex(index)
+    if (state.verified[index] === 0) throw pieceNotFound(index)
+    const range = state.geometry.readRange(index, offset, length)
+    return state.locks.shared(index, async () => {
+      if (state.verified[index] === 0) throw pieceNotFound(index)
+      const output = Buffer.allocUnsafe(range.length)
+      if (range.length > 0) await this.#readInto(state, index, range, output, true)
+      this.#counters.bytesRead += range.length
+      return output
+    })
+  }
+
+  async #readUnverifiedPiece(state: TorrentState, index: number): Promise<Buffer | null> {
+    const size = state.geometry.pieceSize(index)
+    return state.locks.shared(index, async () => {
+      if (state.written[index] === 0) return null
+      const output = Buffer.allocUnsafe(size)
+      try {
+        await this.#readInto(state, index, { offset: 0, length: size }, output, false)
+      } catch (error) {
+        if (StorageError.isInstance(error) && error.code === 'ERR_CHUNK_MISSING') return null
+        throw error
+      }
+      this.#counters.bytesRead += size
+      return output
+    })
+  }
+
+  async #hashPiece(state: TorrentState, index: number, algorithm: HashAlgorithm): Promise<Buffer | null> {
+    if (algorithm !== 'sha1' && algorithm !== 'sha256') {
+      throw invalidArgumentType(`The hash algorithm must be 'sha1' or 'sha256', got ${String(algorithm)}`)
+    }
+    const bytes = await this.#readUnverifiedPiece(state, index)
+    return bytes === null ? null : createHash(algorithm).update(bytes).digest()
+  }
+
+  async #readInto(
+    state: TorrentState,
+    index: number,
+    range: PieceRange,
+    output: Buffer,
+    strict: boolean,
+  ): Promise<void> {
+    const end = range.offset + range.length
+    const reads: Promise<void>[] = []
+    for (const span of state.geometry.chunksOfPiece(index)) {
+      const from = Math.max(span.pieceOffset, range.offset)
+      const to = Math.min(span.pieceOffset + (span.end - span.start), end)
+      if (from >= to) continue
+      reads.push(
+        this.#readSpan(
+          state,
+          state.chunks[span.chunkIndex],
+          output,
+          from - range.offset,
+          to - from,
+          span.start + (from - span.pieceOffset),
+          strict,
+        ),
+      )
+    }
+    await Promise.all(reads)
+  }
+
+  async #readSpan(
+    state: TorrentState,
+    record: ChunkRecord | undefined,
+    output: Buffer,
+    outputOffset: number,
+    length: number,
+    position: number,
+    strict: boolean,
+  ): Promise<void> {
+    if (record === undefined || !record.local) {
+      this.#counters.cacheMisses++
+      throw chunkMissing(record?.id ?? 'unknown')
+    }
+    let lease: FileLease
+    try {
+      lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
+    } catch (error) {
+      if (!isNotFound(error)) throw toStorageError(error, `Opening chunk ${record.id}`)
+      // The parity rule: a chunk whose file is gone loses its cache entry and reports a miss.
+      this.#counters.cacheMisses++
+      this.#evictEntry(record)
+      if (!record.uploaded) this.#chunkLost(state, record)
+      throw chunkMissing(record.id)
+    }
+    this.#counters.cacheHits++
+    let done = 0
+    try {
+      while (done < length) {
+        const { bytesRead } = await lease.handle.read(
+          output,
+          outputOffset + done,
+          length - done,
+          position + done,
+        )
+        if (bytesRead === 0) break
+        done += bytesRead
+      }
+    } catch (error) {
+      throw toStorageError(error, `Reading chunk ${record.id}`)
+    } finally {
+      lease.release()
+    }
+    if (done < length) {
+      if (strict) {
+        throw new StorageError(
+          'ERR_CHUNK_TRUNCATED',
+          `Chunk ${record.id} ends ${length - done} bytes short of the verified data it should hold`,
+        )
+      }
+      output.fill(0, outputOffset + done, outputOffset + length)
+    }
+    this.#accessTimes.set(record.id, Date.now())
+  }
+
+  async #clearPiece(state: TorrentState, index: number): Promise<void> {
+    state.geometry.assertPieceIndex(index)
+    await state.locks.exclusive(index, async () => {
+      if (state.verified[index] === 1) {
+        this.#index.durably(() => {
+          this.#index.deleteMapping(state.id, index)
+          this.#index.unmarkWritten(state.id, index)
+        })
+        this.#unverify(state, index)
+      } else if (state.written[index] === 1) {
+        this.#index.defer(() => this.#index.unmarkWritten(state.id, index))
+      }
+      state.written[index] = 0
+      const removals: Promise<void>[] = []
+      for (const span of state.geometry.chunksOfPiece(index)) {
+        const removal = this.#removeChunkIfEmpty(state, span.chunkIndex)
+        if (removal !== undefined) removals.push(removal)
+      }
+      await Promise.all(removals)
+    })
+  }
+
+  /** A chunk no written piece uses any more is deleted (its id stays, for a later write). */
+  #removeChunkIfEmpty(state: TorrentState, chunkIndex: number): Promise<void> | undefined {
+    const record = state.chunks[chunkIndex]
+    if (record === undefined || !record.local || record.activeWriters > 0 || record.removal !== undefined) {
+      return undefined
+    }
+    for (const { pieceIndex } of state.geometry.piecesOfChunk(chunkIndex)) {
+      if (state.written[pieceIndex] === 1) return undefined
+    }
+    this.#evictEntry(record)
+    const path = this.#chunkPath(record.id)
+    const removal = (async () => {
+      await this.#files.drop(record.id)
+      await this.#crashPoint('after-unlocal-before-unlink')
+      await unlink(path).catch(() => {})
+    })().finally(() => {
+      record.removal = undefined
+    })
+    record.removal = removal
+    return removal
+  }
+
+  /** The local copy of a chunk is gone (or going): accounting and the index say so. */
+  #evictEntry(record: ChunkRecord): void {
+    if (!record.local) return
+    record.local = false
+    record.syncedSequence = record.writeSequence
+    this.#localChunks--
+    this.#localBytes -= record.length
+    this.#pinnedDirty = true
+    this.#accessTimes.delete(record.id)
+    this.#index.defer(() => this.#index.setChunkLocal(record.id, false))
+    void this.#files.drop(record.id)
+    this.#refreshLimitState()
+  }
+
+  /**
+   * A chunk's only copy is gone: every piece it held is forgotten (durably, before anything is
+   * written again in its place) and the engine is told which ones, to download them again.
+   */
+  #chunkLost(state: TorrentState, record: ChunkRecord): void {
+    const pieces = state.geometry
+      .piecesOfChunk(record.index)
+      .map((span) => span.pieceIndex)
+      .filter((pieceIndex) => state.written[pieceIndex] === 1)
+    if (pieces.length === 0) return
+    this.#index.durably(() => {
+      for (const pieceIndex of pieces) {
+        this.#index.deleteMapping(state.id, pieceIndex)
+        this.#index.unmarkWritten(state.id, pieceIndex)
+      }
+    })
+    for (const pieceIndex of pieces) {
+      if (state.verified[pieceIndex] === 1) this.#unverify(state, pieceIndex)
+      state.written[pieceIndex] = 0
+    }
+    this.#warn({
+      code: 'ERR_CHUNK_LOST',
+      message: `Chunk ${record.id} of torrent ${state.geometry.infoHash} is gone; pieces ${pieces.join(', ')} must be downloaded again`,
+      infoHash: state.geometry.infoHash,
+      chunkId: record.id,
+      pieces,
+    })
+  }
+
+  #unverify(state: TorrentState, index: number): void {
+    if (state.verified[index] === 0) return
+    const wasComplete = state.verifiedCount === state.geometry.pieceCount
+    state.verified[index] = 0
+    state.verifiedCount--
+    if (wasComplete) this.#index.defer(() => this.#index.setSeeding(state.id, false))
+  }
+
+  async #verifiedPieces(state: TorrentState): Promise<number[]> {
+    const pieces: number[] = []
+    for (let index = 0; index < state.verified.length; index++)
+      if (state.verified[index] === 1) pieces.push(index)
+    return pieces
+  }
+
+  /** Closes a torrent handle once its calls settle; `unpin` releases its pins (a torrent's own close). */
+  #closeTorrent(state: TorrentState, unpin: boolean): Promise<void> {
+    if (state.closing !== undefined) return state.closing
+    state.closed = true
+    state.closing = (async () => {
+      while (state.inFlight.size > 0) await Promise.allSettled([...state.inFlight])
+      for (const record of state.chunks) {
+        if (record === undefined) continue
+        await this.#files.drop(record.id)
+        this.#chunkOwners.delete(record.id)
+      }
+      if (unpin && !this.#index.closed) {
+        this.#index.unpinTorrent(state.id)
+        this.#pinnedDirty = true
+        this.#evictionMayHelp = true
+        this.#checkLimits()
+      }
+      this.#open.delete(state.geometry.infoHash)
+    })()
+    return state.closing
+  }
+
+  // Cache limits
+
+  #isOverLimit(): boolean {
+    return this.#localBytes > this.cacheLimitBytes || this.#localChunks > this.cacheLimitChunks
+  }
+
+  #refreshLimitState(): void {
+    if (!this.#isOverLimit()) this.#overLimit = false
+  }
+
+  /**
+   * Over a limit, evicts least recently used chunks that are unpinned and held elsewhere. When
+   * nothing qualifies (always, until a remote tier exists), it warns once and stops: it never
+   * loops and never deletes the only copy of a chunk.
+   */
+  #checkLimits(): void {
+    if (!this.#isOverLimit()) {
+      this.#overLimit = false
+      return
+    }
+    if (this.#eviction !== undefined || this.#closed) return
+    if (this.#overLimit && !this.#evictionMayHelp) return
+    this.#evictionMayHelp = false
+    this.#eviction = this.#evict().finally(() => {
+      this.#eviction = undefined
+    })
+  }
+
+  async #evict(): Promise<void> {
+    try {
+      this.#flushAccessTimes()
+      const candidates = this.#index.evictionCandidates(1_000)
+      for (const candidate of candidates) {
+        if (!this.#isOverLimit()) break
+        const owner = this.#chunkOwners.get(candidate.id)
+        if (owner !== undefined) {
+          const { record } = owner
+          if (record.activeWriters > 0 || record.removal !== undefined || !record.local) continue
+          this.#evictEntry(record)
+        } else {
+          this.#localChunks--
+          this.#localBytes -= candidate.length
+          this.#pinnedDirty = true
+          this.#index.defer(() => this.#index.setChunkLocal(candidate.id, false))
+        }
+        await this.#files.drop(candidate.id)
+        await unlink(this.#chunkPath(candidate.id)).catch(() => {})
+      }
+    } catch {
+      // Eviction is best effort; the limit state below still tells the truth.
+    }
+    if (this.#isOverLimit()) {
+      if (!this.#overLimit) {
+        this.#overLimit = true
+        this.#warn({
+          code: 'ERR_CACHE_OVER_LIMIT',
+          message:
+            `Local chunks (${this.#localChunks} chunks, ${this.#localBytes} bytes) exceed the cache limit ` +
+            `(${this.cacheLimitChunks} chunks, ${this.cacheLimitBytes} bytes) and nothing more can be evicted ` +
+            'without deleting the only copy of a chunk',
+          bytesOnDisk: this.#localBytes,
+          chunkCount: this.#localChunks,
+          cacheLimitBytes: this.cacheLimitBytes,
+          cacheLimitChunks: this.cacheLimitChunks,
+        })
+      }
+    } else {
+      this.#overLimit = false
+    }
+  }
+
+  #flushAccessTimes(): void {
+    if (this.#accessTimes.size === 0 || this.#index.closed) return
+    const times = [...this.#accessTimes]
+    this.#accessTimes.clear()
+    this.#index.touchChunks(times)
+  }
+
+  // Helpers
+
+  #warn(warning: StorageWarning): void {
+    try {
+      this.emit('warning', warning)
+    } catch {
+      // A listener's exception must not break a storage operation.
+    }
+  }
+
+  #chunkPath(id: string): string {
+    return join(this.#chunksDirectory, `${id}.enc`)
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedStorage()
+  }
+
+  async #crashPoint(point: CrashPoint): Promise<void> {
+    const hook = testHooks.get(this)?.[point]
+    if (hook !== undefined) await hook()
+  }
+}
+
+/** The handle the engine holds for one open torrent of a ChunkStorage. */
+class ChunkTorrentStorage implements TorrentStorage {
+  readonly infoHash: string
+  readonly geometry: TorrentGeometry
+  readonly #operations: TorrentOperations
+  readonly #state: TorrentState
+
+  constructor(operations: TorrentOperations, state: TorrentState) {
+    this.#operations = operations
+    this.#state = state
+    this.infoHash = state.geometry.infoHash
+    this.geometry = state.geometry
+  }
+
+  writePiece(index: number, data: Uint8Array): Promise<void> {
+    return this.#operations.writePiece(this.#state, index, data)
+  }
+
+  markVerified(index: number): Promise<void> {
+    return this.#operations.markVerified(this.#state, index)
+  }
+
+  readPiece(index: number, offset?: number, length?: number): Promise<Buffer> {
+    return this.#operations.readPiece(this.#state, index, offset, length)
+  }
+
+  verifiedPieces(): Promise<number[]> {
+    return this.#operations.verifiedPieces(this.#state)
+  }
+
+  clearPiece(index: number): Promise<void> {
+    return this.#operations.clearPiece(this.#state, index)
+  }
+
+  readUnverifiedPiece(index: number): Promise<Buffer | null> {
+    return this.#operations.readUnverifiedPiece(this.#state, index)
+  }
+
+  hashPiece(index: number, algorithm: HashAlgorithm): Promise<Buffer | null> {
+    return this.#operations.hashPiece(this.#state, index, algorithm)
+  }
+
+  close(): Promise<void> {
+    return this.#operations.close(this.#state)
+  }
+}
+
+function closedStorage(): StorageError {
+  return new StorageError('ERR_STORAGE_CLOSED', 'The storage is closed')
+}
+
+function closedTorrent(infoHash: string): StorageError {
+  return new StorageError('ERR_TORRENT_CLOSED', `The torrent ${infoHash} is closed in this storage`)
+}
+
+function mismatch(infoHash: string, difference: string): StorageError {
+  return new StorageError(
+    'ERR_GEOMETRY_MISMATCH',
+    `Torrent ${infoHash} is stored with a different layout: ${difference}`,
+  )
+}
+
+function storedGeometry(row: TorrentRow): TorrentGeometry {
+  return TorrentGeometry.from(
+    {
+      infoHash: row.info_hash,
+      name: row.torrent_name,
+      pieceLength: row.piece_length,
+      totalSize: row.total_size_bytes,
+      files: JSON.parse(row.files_json),
+      releaseId: row.release_id,
+      magnetLink: row.magnet_link ?? undefined,
+    },
+    row.chunk_size,
+  )
+}
+
+/**
+ * The startup sweep: removes chunk files no index row claims (a crash between creating a file
+ * and committing its row, or between deleting rows and unlinking), and, for rows whose file is
+ * gone, marks the chunk absent and forgets the pieces that needed it, in one durable commit.
+ */
+async function sweep(index: ChunkIndex, chunksDirectory: string): Promise<RecoveryReport> {
+  const expected = new Map(index.localChunks().map((chunk) => [chunk.id, chunk]))
+  const found = new Set<string>()
+  let orphanFilesRemoved = 0
+  const directory = await opendir(chunksDirectory)
+  for await (const entry of directory) {
+    const match = chunkFilePattern.exec(entry.name)
+    if (match === null) continue
+    const id = match[1]!
+    if (expected.has(id)) {
+      found.add(id)
+    } else {
+      await unlink(join(chunksDirectory, entry.name)).catch((error) => {
+        if (!isNotFound(error)) throw error
+      })
+      orphanFilesRemoved++
+    }
+  }
+  const missing = [...expected.values()].filter((chunk) => !found.has(chunk.id))
+  let piecesForgotten = 0
+  if (missing.length > 0) {
+    const torrents = new Map(index.allTorrents().map((row) => [row.id, row]))
+    const written = new Map<string, Set<number>>()
+    const geometries = new Map<string, TorrentGeometry>()
+    index.durably(() => {
+      for (const chunk of missing) {
+        index.setChunkLocal(chunk.id, false)
+        const row = torrents.get(chunk.torrent_id)
+        if (row === undefined) continue
+        let pieces = written.get(row.id)
+        if (pieces === undefined) {
+          pieces = new Set([
+            ...index.writtenPiecesOf(row.id),
+            ...index.mappingsOf(row.id).map((m) => m.piece_index),
+          ])
+          written.set(row.id, pieces)
+        }
+        let geometry = geometries.get(row.id)
+        if (geometry === undefined) {
+          geometry = storedGeometry(row)
+          geometries.set(row.id, geometry)
+        }
+        for (const { pieceIndex } of geometry.piecesOfChunk(chunk.chunk_index)) {
+          if (!pieces.has(pieceIndex)) continue
+          pieces.delete(pieceIndex)
+          index.deleteMapping(row.id, pieceIndex)
+          index.unmarkWritten(row.id, pieceIndex)
+          piecesForgotten++
+        }
+      }
+    })
+  }
+  if (orphanFilesRemoved > 0) await syncDirectory(chunksDirectory)
+  return { orphanFilesRemoved, missingChunks: missing.length, piecesForgotten }
+}

@@ -1,0 +1,143 @@
+// A small cache of open chunk files, so hot chunks are read and written with positional I/O on a
+// handle that stays open instead of an open/close per piece. Least recently used handles are
+// closed past the limit; a handle with unsynced writes is handed to `beforeClose` first.
+
+import { constants } from 'node:fs'
+import { type FileHandle, open } from 'node:fs/promises'
+
+interface Entry {
+  readonly key: string
+  opening: Promise<FileHandle>
+  handle: FileHandle | undefined
+  references: number
+  doomed: boolean
+}
+
+export interface FileLease {
+  readonly handle: FileHandle
+  release(): void
+}
+
+const readWrite = constants.O_RDWR
+const readWriteCreate = constants.O_RDWR | constants.O_CREAT
+
+export class FileHandleCache {
+  readonly #entries = new Map<string, Entry>()
+  readonly #limit: number
+  readonly #beforeClose: (key: string, handle: FileHandle) => Promise<void>
+  readonly #closing = new Set<Promise<void>>()
+
+  constructor(limit: number, beforeClose: (key: string, handle: FileHandle) => Promise<void>) {
+    this.#limit = limit
+    this.#beforeClose = beforeClose
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /**
+   * A handle on `path`, opened read-write. With `create`, a missing file is created; without it a
+   * missing file rejects with the fs error (code ENOENT). Release the lease when done.
+   */
+  async acquire(key: string, path: string, create: boolean): Promise<FileLease> {
+    let entry = this.#entries.get(key)
+    if (entry !== undefined && !entry.doomed) {
+      this.#entries.delete(key)
+      this.#entries.set(key, entry)
+    } else {
+      entry = this.#open(key, path, create)
+    }
+    entry.references++
+    let handle: FileHandle
+    try {
+      handle = await entry.opening
+    } catch (error) {
+      entry.references--
+      if (this.#entries.get(key) === entry) this.#entries.delete(key)
+      if (create && (error as NodeJS.ErrnoException).code === 'ENOENT') return this.acquire(key, path, true)
+      throw error
+    }
+    let released = false
+    const owner = entry
+    return {
+      handle,
+      release: () => {
+        if (released) return
+        released = true
+        owner.references--
+        if (owner.doomed && owner.references === 0) this.#track(this.#closeEntry(owner, false))
+        else this.#trim()
+      },
+    }
+  }
+
+  #open(key: string, path: string, create: boolean): Entry {
+    const entry: Entry = {
+      key,
+      opening: open(path, create ? readWriteCreate : readWrite, 0o644),
+      handle: undefined,
+      references: 0,
+      doomed: false,
+    }
+    entry.opening.then(
+      (handle) => {
+        entry.handle = handle
+      },
+      () => {},
+    )
+    this.#entries.set(key, entry)
+    this.#trim()
+    return entry
+  }
+
+  #trim(): void {
+    if (this.#entries.size <= this.#limit) return
+    for (const entry of this.#entries.values()) {
+      if (this.#entries.size <= this.#limit) return
+      if (entry.references > 0 || entry.handle === undefined) continue
+      this.#entries.delete(entry.key)
+      entry.doomed = true
+      this.#track(this.#closeEntry(entry, true))
+    }
+  }
+
+  async #closeEntry(entry: Entry, sync: boolean): Promise<void> {
+    let handle: FileHandle
+    try {
+      handle = await entry.opening
+    } catch {
+      return
+    }
+    try {
+      if (sync) await this.#beforeClose(entry.key, handle)
+    } finally {
+      await handle.close().catch(() => {})
+    }
+  }
+
+  #track(closing: Promise<void>): void {
+    const tracked = closing.catch(() => {}).finally(() => this.#closing.delete(tracked))
+    this.#closing.add(tracked)
+  }
+
+  /** Closes the handle of `key` without syncing (its bytes are being discarded), once unused. */
+  async drop(key: string): Promise<void> {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return
+    this.#entries.delete(key)
+    entry.doomed = true
+    if (entry.references === 0) await this.#closeEntry(entry, false)
+  }
+
+  /** Closes every handle (syncing those `beforeClose` wants synced) and waits for pending closes. */
+  async closeAll(sync: boolean): Promise<void> {
+    const entries = [...this.#entries.values()]
+    this.#entries.clear()
+    for (const entry of entries) {
+      entry.doomed = true
+      if (entry.references === 0) this.#track(this.#closeEntry(entry, sync))
+    }
+    while (this.#closing.size > 0) await Promise.all([...this.#closing])
+  }
+}

@@ -1,0 +1,69 @@
+// Per-piece readers-writer locks: a re-write, a verification or a clear of a piece waits for the
+// reads of that piece in flight, and reads wait for it, so nobody sees half-written bytes.
+// Different pieces never wait for each other; the queue is first come, first served.
+
+interface Waiter {
+  exclusive: boolean
+  wake: () => void
+}
+
+interface LockState {
+  readers: number
+  writer: boolean
+  queue: Waiter[]
+}
+
+export class PieceLocks {
+  readonly #states = new Map<number, LockState>()
+
+  /** Runs `task` while no exclusive holder has piece `index`. */
+  shared<T>(index: number, task: () => Promise<T>): Promise<T> {
+    return this.#run(index, false, task)
+  }
+
+  /** Runs `task` while nobody else holds piece `index`. */
+  exclusive<T>(index: number, task: () => Promise<T>): Promise<T> {
+    return this.#run(index, true, task)
+  }
+
+  async #run<T>(index: number, exclusive: boolean, task: () => Promise<T>): Promise<T> {
+    let state = this.#states.get(index)
+    if (state === undefined) {
+      state = { readers: 0, writer: false, queue: [] }
+      this.#states.set(index, state)
+    }
+    const free = exclusive ? !state.writer && state.readers === 0 : !state.writer
+    if (!free || state.queue.length > 0) {
+      await new Promise<void>((wake) => state.queue.push({ exclusive, wake }))
+    } else if (exclusive) {
+      state.writer = true
+    } else {
+      state.readers++
+    }
+    try {
+      return await task()
+    } finally {
+      if (exclusive) state.writer = false
+      else state.readers--
+      this.#wake(index, state)
+    }
+  }
+
+  #wake(index: number, state: LockState): void {
+    while (state.queue.length > 0) {
+      const next = state.queue[0]!
+      if (next.exclusive) {
+        if (state.writer || state.readers > 0) return
+        state.queue.shift()
+        state.writer = true
+        next.wake()
+        return
+      }
+      if (state.writer) return
+      state.queue.shift()
+      state.readers++
+      next.wake()
+    }
+    if (!state.writer && state.readers === 0) this.#states.delete(index)
+  }
+}
