@@ -68,6 +68,27 @@ void PieceBuffer::markWritten(int offset, int length) {
   }
 }
 
+void StoreState::whenDone(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!done) {
+      waiters.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+void StoreState::finish() {
+  std::vector<std::function<void()>> run;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    done = true;
+    run.swap(waiters);
+  }
+  for (auto& fn : run) fn();
+}
+
 // ---- HashPool ------------------------------------------------------------------------------
 
 HashPool::HashPool(int threads) {
@@ -527,7 +548,14 @@ class JsDiskIo final : public lt::disk_interface {
     }
     std::memcpy(buffer->data.data() + request.start, data, static_cast<std::size_t>(request.length));
     buffer->markWritten(request.start, request.length);
-    bridge_->post([h = std::move(handler)] { h(lt::storage_error()); });
+    if (buffer->missing == 0) {
+      // The piece is complete: hand it to JavaScript now. This block's write completes when the
+      // piece is stored, so a storage error reaches libtorrent as a failed write (the block is
+      // downloaded again, the torrent gets a file error) rather than a silent loss.
+      storePiece(*slot, piece, key, buffer, std::move(handler));
+    } else {
+      bridge_->post([h = std::move(handler)] { h(lt::storage_error()); });
+    }
     if (bridge_->overWatermark()) {
       bridge_->waitForRoom(std::move(observer));
       return true;
@@ -560,39 +588,21 @@ class JsDiskIo final : public lt::disk_interface {
     std::uint64_t const key = PieceCache::key(slot->info->index, piece);
     PieceBufferPtr buffer = bridge_->cache.get(key);
 
-    if (buffer && buffer->state == PieceBuffer::State::Filling && buffer->missing == 0) {
-      // A freshly completed piece: hash it and store it in JavaScript at the same time; the
-      // verdict goes back to libtorrent only once the piece is stored (or failed to be).
-      buffer->state = PieceBuffer::State::Storing;
-      int const bytes = buffer->size();
-      bridge_->addStoring(bytes, nullptr);
-      job->pending = 2;
+    if (buffer && buffer->state != PieceBuffer::State::Filling) {
+      // Complete (being stored, or stored): hash it now; the verdict goes back to libtorrent
+      // only once the store has finished, after the write's own completion.
+      auto store = buffer->store;
+      if (store) job->pending = 2;
       bridge_->pool.submit([bridge, job, buffer] {
         job->compute(buffer->data.data(), buffer->size());
         ++bridge->hashes;
         job->done(*bridge);
       });
-      auto write = std::make_unique<Job>();
-      write->type = JobType::Write;
-      write->storage = slot->info;
-      write->piece = piece;
-      write->length = bytes;
-      write->payload = buffer;
-      write->finish = [bridge, job, buffer, key, bytes](JobOutcome&& outcome) {
-        if (outcome.ec) {
-          bridge->cache.erase(key);
-          job->fail(storageError(outcome, job->firstFile, lt::operation_t::file_write));
-        } else {
-          bridge->cache.markClean(key, buffer.get());
-        }
-        bridge->releaseStoring(bytes);
-        job->done(*bridge);
-      };
-      bridge_->enqueue(std::move(write));
+      if (store) store->whenDone([bridge, job] { job->done(*bridge); });
       return;
     }
-    if (buffer && (buffer->state != PieceBuffer::State::Filling || buffer->missing > 0)) {
-      // Already stored (or incomplete: the missing blocks hash as zeros and the piece fails).
+    if (buffer) {
+      // Incomplete: the missing blocks hash as zeros and the piece fails its check.
       bridge_->pool.submit([bridge, job, buffer] {
         job->compute(buffer->data.data(), buffer->size());
         ++bridge->hashes;
@@ -849,6 +859,31 @@ class JsDiskIo final : public lt::disk_interface {
         --buffer.missing;
       }
     }
+  }
+
+  void storePiece(Slot const& slot, int piece, std::uint64_t key, PieceBufferPtr const& buffer,
+                  std::function<void(lt::storage_error const&)> handler) {
+    buffer->state = PieceBuffer::State::Storing;
+    buffer->store = std::make_shared<StoreState>();
+    int const bytes = buffer->size();
+    bridge_->addStoring(bytes, nullptr);
+    int const defaultFile = firstFile(slot, piece, 0);
+    auto bridge = bridge_;
+    auto write = std::make_unique<Job>();
+    write->type = JobType::Write;
+    write->storage = slot.info;
+    write->piece = piece;
+    write->length = bytes;
+    write->payload = buffer;
+    write->finish = [bridge, buffer, key, bytes, defaultFile, h = std::move(handler)](JobOutcome&& outcome) mutable {
+      lt::storage_error const error = storageError(outcome, defaultFile, lt::operation_t::file_write);
+      if (error) bridge->cache.erase(key);
+      else bridge->cache.markClean(key, buffer.get());
+      bridge->post([h = std::move(h), error] { h(error); });
+      bridge->releaseStoring(bytes);
+      buffer->store->finish();
+    };
+    bridge_->enqueue(std::move(write));
   }
 
   std::unique_ptr<Job> barrierJob(lt::storage_index_t storage, JobType type) {

@@ -60,6 +60,16 @@ struct StorageInfo {
 
 // One piece's bytes in native memory. Filling: blocks arrive (network thread only). Storing:
 // complete and handed to JavaScript, immutable. Clean: stored (or read back), immutable, evictable.
+// Completion of a piece's store in JavaScript; hash jobs wait on it.
+struct StoreState {
+  std::mutex mutex;
+  bool done = false;
+  std::vector<std::function<void()>> waiters;
+  // Runs `fn` once the store has finished (at once if it has).
+  void whenDone(std::function<void()> fn);
+  void finish();
+};
+
 struct PieceBuffer {
   enum class State : uint8_t { Filling, Storing, Clean };
   explicit PieceBuffer(int size);
@@ -67,6 +77,7 @@ struct PieceBuffer {
   std::vector<std::uint8_t> have;  // per 16 KiB block: written, or wholly inside a pad file
   int missing = 0;
   State state = State::Filling;
+  std::shared_ptr<StoreState> store;  // set when the piece is handed to JavaScript
   int size() const { return static_cast<int>(data.size()); }
   bool hasRange(int offset, int length) const;
   void markWritten(int offset, int length);
