@@ -108,6 +108,7 @@ interface VerifyRequest {
 /** Named moments inside operations where a test may crash the process. */
 export type CrashPoint =
   | 'after-unmap-before-overwrite'
+  | 'after-span-write'
   | 'after-chunk-write'
   | 'after-sync-before-commit'
   | 'after-delete-before-unlink'
@@ -634,6 +635,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     } finally {
       lease.release()
     }
+    await this.#crashPoint('after-span-write')
     record.writeSequence++
     this.#counters.chunksWritten++
     this.#counters.bytesWritten += length
