@@ -352,7 +352,11 @@ export class Session extends EventEmitter<SessionEvents> {
     }
   }
 
-  /** Lets the process exit while the session is open (and ref() undoes it). */
+  /**
+   * An open session keeps itself and the event loop alive, like a listening server, even when
+   * the program holds no reference to it. unref() lets the process exit while it is open and lets
+   * a session the program dropped be garbage collected (which closes it); ref() undoes it.
+   */
   unref(): this {
     if (!this.#closing) this.#native.unref()
     return this

@@ -38,7 +38,12 @@ void SessionState::wake() {
   auto self = shared_from_this();
   napi_status const status = tsfn.NonBlockingCall([self](Napi::Env env, Napi::Function) {
     self->wakePending = false;
-    if (self->owner) self->owner->drain(env);
+    if (!self->owner) return;
+    try {
+      self->owner->drain(env);
+    } catch (Napi::Error const&) {
+      // Only while the environment is going away; the session is being shut down with it.
+    }
   });
   if (status != napi_ok) wakePending = false;
 }
@@ -87,7 +92,7 @@ SessionWrap::SessionWrap(Napi::CallbackInfo const& info) : Napi::ObjectWrap<Sess
   }
   auto* params = Napi::ObjectWrap<SessionParamsWrap>::Unwrap(info[0].As<Napi::Object>());
   if (!params) throw typeError(env, "ERR_INVALID_ARG_TYPE", "params must be a SessionParams");
-  sink_ = Napi::Weak(info[1].As<Napi::Object>());
+  sink_ = Napi::Persistent(info[1].As<Napi::Object>());
   Napi::Object options = info[2].As<Napi::Object>();
   bool const jsDisk = options.Get("jsDisk").ToBoolean();
   std::int64_t const readCacheBytes =
@@ -624,15 +629,24 @@ Napi::Value SessionWrap::BridgeStatistics(Napi::CallbackInfo const& info) {
   return out;
 }
 
-Napi::Value SessionWrap::Ref(Napi::CallbackInfo const& info) {
+void SessionWrap::setReferenced(Napi::Env env, bool referenced) {
+  if (referenced == referenced_) return;
+  referenced_ = referenced;
+  if (referenced) sink_.Ref();
+  else sink_.Unref();
   std::lock_guard<std::mutex> lock(state_->tsfnMutex);
-  if (state_->tsfnAlive) state_->tsfn.Ref(info.Env());
+  if (!state_->tsfnAlive) return;
+  if (referenced) state_->tsfn.Ref(env);
+  else state_->tsfn.Unref(env);
+}
+
+Napi::Value SessionWrap::Ref(Napi::CallbackInfo const& info) {
+  if (!closed_) setReferenced(info.Env(), true);
   return info.Env().Undefined();
 }
 
 Napi::Value SessionWrap::Unref(Napi::CallbackInfo const& info) {
-  std::lock_guard<std::mutex> lock(state_->tsfnMutex);
-  if (state_->tsfnAlive) state_->tsfn.Unref(info.Env());
+  if (!closed_) setReferenced(info.Env(), false);
   return info.Env().Undefined();
 }
 
@@ -673,6 +687,7 @@ Napi::Value SessionWrap::Close(Napi::CallbackInfo const& info) {
     deferred.Resolve(env.Undefined());
     return deferred.Promise();
   }
+  setReferenced(env, false);
   closed_ = true;
   if (state_->bridge) state_->bridge->failAll();
   closing_ = std::make_shared<CloseState>();
@@ -718,12 +733,27 @@ static Napi::Object storageInfoToJs(Napi::Env env, StorageInfo const& storage, s
   return out;
 }
 
+// Calls sink[method](array) without node-addon-api's exception path: while a worker is being
+// terminated, JavaScript cannot run and building an Error object would itself be fatal.
+static void callSink(Napi::Env env, Napi::Object sink, char const* method, Napi::Value argument) {
+  napi_value function = nullptr;
+  if (napi_get_named_property(env, sink, method, &function) != napi_ok) return;
+  napi_value result = nullptr;
+  napi_value args[] = {argument};
+  napi_call_function(env, sink, function, 1, args, &result);
+}
+
 void SessionWrap::drain(Napi::Env env) {
+  // A worker being terminated (or an environment being torn down) runs no more JavaScript.
+  if (closed_ || env.IsExceptionPending()) return;
   Napi::HandleScope scope(env);
   if (sink_.IsEmpty()) return;
   Napi::Value sinkValue = sink_.Value();
   if (!sinkValue.IsObject()) return;
   Napi::Object sink = sinkValue.As<Napi::Object>();
+  // A probe that fails (rather than throws) when JavaScript can no longer run here.
+  napi_value probe = nullptr;
+  if (napi_get_named_property(env, sink, "onAlerts", &probe) != napi_ok) return;
 
   if (state_->bridge) {
     std::vector<Job*> jobs = state_->bridge->take();
@@ -795,7 +825,7 @@ void SessionWrap::drain(Napi::Env env) {
         }
         array.Set(i, entry);
       }
-      sink.Get("onDiskJobs").As<Napi::Function>().Call(sink, {array});
+      callSink(env, sink, "onDiskJobs", array);
     }
   }
 
@@ -820,7 +850,7 @@ void SessionWrap::drain(Napi::Env env) {
         }
       }
       alertBuffer_.clear();
-      sink.Get("onAlerts").As<Napi::Function>().Call(sink, {array});
+      callSink(env, sink, "onAlerts", array);
     }
   }
 }

@@ -74,11 +74,16 @@ class SessionWrap final : public Napi::ObjectWrap<SessionWrap> {
   void remember(lt::torrent_handle const& handle, std::string const& key);
   void shutdownSync();   // cleanup hook, destructor
   void releaseTsfn();
+  void setReferenced(Napi::Env env, bool referenced);
   static void CleanupHook(void* self);
 
   std::shared_ptr<SessionState> state_;
   std::unique_ptr<lt::session> session_;
-  Napi::ObjectReference sink_;  // weak: the TypeScript Session object
+  // The TypeScript Session object: held strongly while the session is open and ref'd (like a
+  // server, it lives and keeps the loop alive without a reference from the program), weakly
+  // after unref() or close(), so a dropped, unref'd session is garbage collected.
+  Napi::ObjectReference sink_;
+  bool referenced_ = true;
   std::unordered_map<std::string, lt::torrent_handle> torrents_;
   std::unordered_map<lt::torrent_handle, std::string> keys_;
   std::unordered_map<std::string, std::string> bestToKey_;  // hex of the storage's best hash → key
