@@ -1,0 +1,11 @@
+// Shared helpers for the benchmarks in bench/: repetitions interleaved across variants, medians
+// with ranges, /proc measurements of processes, child processes that report a JSON result, a
+// tmpfs scratch directory, and the table plus final JSON line every benchmark prints.
+
+export * from './child.ts'
+export * from './env.ts'
+export * from './format.ts'
+export * from './proc.ts'
+export * from './runner.ts'
+export * from './scratch.ts'
+export * from './stats.ts'
