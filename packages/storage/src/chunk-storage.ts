@@ -53,6 +53,12 @@ export interface RecoveryReport {
 }
 
 const DEFAULT_OPEN_FILE_LIMIT = 64
+/** Datasyncs at once: all of libuv's thread pool but one thread, kept for piece writes and reads. */
+const SYNC_PARALLELISM = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
+/** A group commit waits for in-flight piece writes at most this long, */
+const COMMIT_DELAY_MS = 100
+/** or until this many bytes of pieces wait for it. */
+const COMMIT_BATCH_BYTES = 64 * 1_048_576
 const INDEX_FILE = 'index.db'
 const CHUNKS_DIRECTORY = 'chunks'
 const chunkFilePattern = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.enc$/
@@ -68,6 +74,11 @@ interface ChunkRecord {
   /** Completed writes, and how many of them a datasync covered. */
   writeSequence: number
   syncedSequence: number
+  /** A datasync in flight, covering writes up to `syncingSequence`. */
+  syncing: Promise<void> | undefined
+  syncingSequence: number
+  /** Why the last datasync failed (its unverified pieces were forgotten). */
+  syncError: Error | undefined
   activeWriters: number
   removal: Promise<void> | undefined
 }
@@ -187,7 +198,15 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   readonly #chunkOwners = new Map<string, { state: TorrentState; record: ChunkRecord }>()
   readonly #accessTimes = new Map<string, number>()
   #verifyQueue: VerifyRequest[] = []
+  #verifyQueueBytes = 0
   #committing = false
+  /** writePiece calls running in any torrent, and a callback waiting for one to finish. */
+  #writesInFlight = 0
+  #writeFinished: (() => void) | undefined
+  /** Datasyncs running, the ones waiting for a slot, and those nobody awaits (of full chunks). */
+  #syncsRunning = 0
+  readonly #backgroundSyncs = new Set<Promise<void>>()
+  readonly #syncWaiters: Array<() => void> = []
   /** A chunk file was created since the chunks directory was last fsynced. */
   #directoryDirty = true
   #localChunks: number
@@ -358,6 +377,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         // Whether an earlier session synced these files is unknown: sync before the next mapping.
         writeSequence: 1,
         syncedSequence: 0,
+        syncing: undefined,
+        syncingSequence: 0,
+        syncError: undefined,
         activeWriters: 0,
         removal: undefined,
       }
@@ -495,6 +517,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.#closing = (async () => {
       await Promise.all([...this.#open.values()].map((state) => this.#closeTorrent(state, false)))
       while (this.#committing) await new Promise((resolve) => setImmediate(resolve))
+      while (this.#backgroundSyncs.size > 0) await Promise.all([...this.#backgroundSyncs])
       if (this.#eviction !== undefined) await this.#eviction
       await this.#files.closeAll(false)
       try {
@@ -525,6 +548,16 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     if (data.length !== size) {
       throw argumentOutOfRange(`Piece ${index} is ${size} bytes; got ${data.length} bytes`)
     }
+    this.#writesInFlight++
+    try {
+      await this.#writePieceLocked(state, index, data)
+    } finally {
+      this.#writesInFlight--
+      this.#writeFinished?.()
+    }
+  }
+
+  async #writePieceLocked(state: TorrentState, index: number, data: Uint8Array): Promise<void> {
     await state.locks.exclusive(index, async () => {
       if (state.verified[index] === 1) {
         // The mapping vouches for the old bytes: it must be gone, on disk, before any byte changes.
@@ -562,7 +595,70 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         this.#index.defer(() => this.#index.markWritten(state.id, index))
       }
       this.#counters.piecesWritten++
+      for (const record of records) this.#syncIfFull(state, record)
     })
+  }
+
+  /**
+   * A chunk whose every piece is written is synced now, in the background: by the time the
+   * engine verifies its pieces, the group commit usually finds it synced already.
+   */
+  #syncIfFull(state: TorrentState, record: ChunkRecord): void {
+    if (record.syncedSequence >= record.writeSequence || record.syncingSequence >= record.writeSequence)
+      return
+    for (const { pieceIndex } of state.geometry.piecesOfChunk(record.index)) {
+      if (state.written[pieceIndex] === 0) return
+    }
+    const background = this.#ensureSynced(state, record, record.writeSequence).catch(() => {})
+    this.#backgroundSyncs.add(background)
+    background.finally(() => this.#backgroundSyncs.delete(background))
+  }
+
+  /**
+   * Resolves once a datasync that started after write number `target` of the chunk succeeded.
+   * Shares a sync in flight that covers it; runs on one of SYNC_PARALLELISM slots.
+   */
+  #ensureSynced(state: TorrentState, record: ChunkRecord, target: number): Promise<void> {
+    if (record.syncedSequence >= target) return Promise.resolve()
+    if (record.syncing !== undefined && record.syncingSequence >= target) return record.syncing
+    const previous = record.syncing
+    const sequence = record.writeSequence
+    const syncing = (async () => {
+      if (previous !== undefined) await previous.catch(() => {})
+      if (record.syncedSequence >= target) return
+      await this.#syncSlot(async () => {
+        try {
+          await this.#syncChunk(record, sequence)
+        } catch (error) {
+          const failure = toStorageError(error, `Syncing chunk ${record.id}`)
+          record.syncError = failure
+          this.#syncFailed(state, record)
+          throw failure
+        }
+      })
+    })()
+    record.syncing = syncing
+    record.syncingSequence = sequence
+    const settle = () => {
+      if (record.syncing === syncing) {
+        record.syncing = undefined
+        record.syncingSequence = 0
+      }
+    }
+    syncing.then(settle, settle)
+    return syncing
+  }
+
+  async #syncSlot<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#syncsRunning < SYNC_PARALLELISM) this.#syncsRunning++
+    else await new Promise<void>((resolve) => this.#syncWaiters.push(resolve))
+    try {
+      return await task()
+    } finally {
+      const next = this.#syncWaiters.shift()
+      if (next !== undefined) next()
+      else this.#syncsRunning--
+    }
   }
 
   #chunkForWrite(state: TorrentState, chunkIndex: number): ChunkRecord {
@@ -576,6 +672,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         uploaded: false,
         writeSequence: 0,
         syncedSequence: 0,
+        syncing: undefined,
+        syncingSequence: 0,
+        syncError: undefined,
         activeWriters: 0,
         removal: undefined,
       }
@@ -664,6 +763,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       if (state.verified[index] === 1) return
       await new Promise<void>((resolve, reject) => {
         this.#verifyQueue.push({ state, index, resolve, reject })
+        this.#verifyQueueBytes += state.geometry.pieceSize(index)
         if (!this.#committing) {
           this.#committing = true
           queueMicrotask(() => void this.#commitLoop())
@@ -673,15 +773,21 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   }
 
   /**
-   * Group commit: every markVerified that arrives while a commit runs joins the next one. A commit
-   * datasyncs each chunk file written since its last sync (in parallel), fsyncs the chunks
-   * directory if files were created, and only then inserts all the mapping rows in one transaction.
+   * Group commit: every markVerified that arrives while a commit runs joins the next one, and while
+   * piece writes are still in flight (the engine is streaming) a commit waits for them, up to
+   * COMMIT_DELAY_MS or COMMIT_BATCH_BYTES, so that each chunk file tends to be synced once, full.
+   * A caller with nothing else in flight is committed at once. A commit datasyncs each chunk file
+   * written since its last sync (several in parallel: the file system folds them into one journal
+   * commit), fsyncs the chunks directory if files were created, and only then inserts all the
+   * mapping rows in one transaction.
    */
   async #commitLoop(): Promise<void> {
     try {
       while (this.#verifyQueue.length > 0) {
+        await this.#gatherBatch()
         const batch = this.#verifyQueue
         this.#verifyQueue = []
+        this.#verifyQueueBytes = 0
         await this.#commitBatch(batch)
       }
     } finally {
@@ -689,14 +795,29 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     }
   }
 
+  async #gatherBatch(): Promise<void> {
+    const deadline = performance.now() + COMMIT_DELAY_MS
+    while (this.#writesInFlight > 0 && this.#verifyQueueBytes < COMMIT_BATCH_BYTES && !this.#closed) {
+      const remaining = deadline - performance.now()
+      if (remaining <= 0) return
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(finish, remaining)
+        function finish() {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.#writeFinished = finish
+      })
+      this.#writeFinished = undefined
+    }
+  }
+
   async #commitBatch(batch: VerifyRequest[]): Promise<void> {
-    const toSync = new Map<ChunkRecord, { state: TorrentState; target: number }>()
+    const toSync = new Map<ChunkRecord, TorrentState>()
     for (const request of batch) {
       for (const span of request.state.geometry.chunksOfPiece(request.index)) {
         const record = request.state.chunks[span.chunkIndex]!
-        if (record.syncedSequence < record.writeSequence) {
-          toSync.set(record, { state: request.state, target: record.writeSequence })
-        }
+        if (record.syncedSequence < record.writeSequence) toSync.set(record, request.state)
       }
     }
     const failures = new Map<ChunkRecord, Error>()
@@ -704,12 +825,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.#directoryDirty = false
     let directoryFailure: Error | undefined
     await Promise.all([
-      ...[...toSync].map(async ([record, { state, target }]) => {
+      ...[...toSync].map(async ([record, state]) => {
         try {
-          await this.#syncChunk(record, target)
+          await this.#ensureSynced(state, record, record.writeSequence)
         } catch (error) {
           failures.set(record, toStorageError(error, `Syncing chunk ${record.id}`))
-          this.#syncFailed(state, record)
         }
       }),
       (async () => {
@@ -727,7 +847,16 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     for (const request of batch) {
       let failure = directoryFailure
       for (const span of request.state.geometry.chunksOfPiece(request.index)) {
-        failure ??= failures.get(request.state.chunks[span.chunkIndex]!)
+        const record = request.state.chunks[span.chunkIndex]!
+        failure ??= failures.get(record)
+        // A background sync of the chunk failed meanwhile and forgot this unverified piece.
+        if (request.state.written[request.index] === 0) failure ??= record.syncError
+      }
+      if (request.state.written[request.index] === 0) {
+        failure ??= new StorageError(
+          'ERR_PIECE_NOT_WRITTEN',
+          `Piece ${request.index} was forgotten before its commit`,
+        )
       }
       if (failure !== undefined) request.reject(failure)
       else ready.push(request)
@@ -1038,6 +1167,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       while (state.inFlight.size > 0) await Promise.allSettled([...state.inFlight])
       for (const record of state.chunks) {
         if (record === undefined) continue
+        while (record.syncing !== undefined) await record.syncing.catch(() => {})
         await this.#files.drop(record.id)
         this.#chunkOwners.delete(record.id)
       }

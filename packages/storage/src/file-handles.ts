@@ -26,6 +26,7 @@ export class FileHandleCache {
   readonly #limit: number
   readonly #beforeClose: (key: string, handle: FileHandle) => Promise<void>
   readonly #closing = new Set<Promise<void>>()
+  #closed = false
 
   constructor(limit: number, beforeClose: (key: string, handle: FileHandle) => Promise<void>) {
     this.#limit = limit
@@ -41,6 +42,7 @@ export class FileHandleCache {
    * missing file rejects with the fs error (code ENOENT). Release the lease when done.
    */
   async acquire(key: string, path: string, create: boolean): Promise<FileLease> {
+    if (this.#closed) throw new Error('The chunk file cache is closed')
     let entry = this.#entries.get(key)
     if (entry !== undefined && !entry.doomed) {
       this.#entries.delete(key)
@@ -130,8 +132,9 @@ export class FileHandleCache {
     if (entry.references === 0) await this.#closeEntry(entry, false)
   }
 
-  /** Closes every handle (syncing those `beforeClose` wants synced) and waits for pending closes. */
+  /** Closes every handle (syncing those `beforeClose` wants synced), waits for pending closes, and refuses new ones. */
   async closeAll(sync: boolean): Promise<void> {
+    this.#closed = true
     const entries = [...this.#entries.values()]
     this.#entries.clear()
     for (const entry of entries) {

@@ -3,7 +3,7 @@
 // cache limits that never lose data, and pins that survive restarts.
 
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -207,6 +207,39 @@ describe('ChunkStorage files and index', () => {
     expect(torrent.geometry.chunkSize).toBe(100_000)
     expect(await readsBack(torrent, range(9))).toBe(true)
     expect((await reopened.listTorrents())[0]?.chunkSize).toBe(100_000)
+  })
+})
+
+async function openFilesUnder(path: string): Promise<string[]> {
+  const targets = await Promise.all(
+    (await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')),
+  )
+  return targets.filter((target) => target.startsWith(path))
+}
+
+describe('ChunkStorage lifecycle', () => {
+  it('releases every file when closed, even with background syncs of full chunks pending', async () => {
+    for (const openFileLimit of [2, 64]) {
+      const storage = await openStore({ chunkSize: 16 * KiB, openFileLimit })
+      const torrent = await storage.openTorrent(simpleGeometry('f'.repeat(40), 16 * KiB, 16 * KiB * 64))
+      await Promise.all(
+        range(64).map((index) => torrent.writePiece(index, pieceData(torrent.infoHash, index, 16 * KiB))),
+      )
+      expect((await openFilesUnder(join(directory, 'chunks'))).length).toBeGreaterThan(0)
+      await storage.close()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(await openFilesUnder(directory)).toEqual([])
+      await rm(directory, { recursive: true, force: true })
+      directory = await mkdtemp(join(tmpdir(), 'chunktorrent-chunk-storage-'))
+    }
+  })
+
+  it("releases a torrent's files when its handle closes", async () => {
+    const storage = await openStore({ chunkSize: 16 * KiB })
+    const torrent = await storage.openTorrent(simpleGeometry('f'.repeat(40), 16 * KiB, 16 * KiB * 8))
+    await writeAndVerify(torrent, range(8))
+    await torrent.close()
+    expect(await openFilesUnder(join(directory, 'chunks'))).toEqual([])
   })
 })
 
