@@ -1,0 +1,69 @@
+// Shared pieces of the client's integration tests: loopback-only options, deterministic torrents
+// on disk, and a look into a ChunkStorage's SQLite index.
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { parseTorrent, type TorrentInfo } from '@chunktorrent/ffi'
+import { createTorrent, type FileSpec, generateFiles } from '@chunktorrent/test-peers'
+import type { ClientOptions } from '../src/index.ts'
+
+export const loopback: ClientOptions = {
+  listen: '127.0.0.1:0',
+  utp: false,
+  progressInterval: 200,
+  settings: { allow_multiple_connections_per_ip: true, min_reconnect_time: 1, max_failcount: 1000 },
+}
+
+export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), `chunktorrent-client-${prefix}-`))
+  return { path, remove: () => rm(path, { recursive: true, force: true }) }
+}
+
+export interface TestTorrent {
+  /** The directory holding the content (the torrent's name inside it). */
+  root: string
+  bytes: Buffer
+  info: TorrentInfo
+}
+
+export async function makeTorrent(
+  root: string,
+  name: string,
+  files: FileSpec[],
+  options: { pieceLength: number; version?: 'v1' | 'v2' | 'hybrid'; seed?: number },
+): Promise<TestTorrent> {
+  const single = files.length === 1 && files[0]?.path === name
+  await generateFiles(root, files.map((file) => ({ ...file, path: single ? file.path : `${name}/${file.path}` })), options.seed ?? 1)
+  const bytes = await createTorrent({ path: join(root, name), pieceLength: options.pieceLength, version: options.version ?? 'v1' })
+  return { root, bytes, info: parseTorrent(bytes) }
+}
+
+/** Rows of the index: mappings per piece for a torrent. */
+export function indexRows(storeDirectory: string, infoHash: string): { mappings: number; chunkIds: string[] } {
+  const database = new DatabaseSync(join(storeDirectory, 'index.db'), { readOnly: true })
+  try {
+    const torrent = database.prepare('SELECT id FROM torrents WHERE info_hash = ?').get(infoHash) as { id: string } | undefined
+    if (!torrent) return { mappings: 0, chunkIds: [] }
+    const rows = database
+      .prepare('SELECT chunk_ids FROM torrent_piece_mappings WHERE torrent_id = ?')
+      .all(torrent.id) as Array<{ chunk_ids: string }>
+    const chunkIds = new Set<string>()
+    for (const row of rows) for (const id of JSON.parse(row.chunk_ids) as string[]) chunkIds.add(id)
+    return { mappings: rows.length, chunkIds: [...chunkIds] }
+  } finally {
+    database.close()
+  }
+}
+
+/** Every file below `root`, relative, recursively. */
+export async function listTree(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true })
+  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1))
+}
+
+export async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
