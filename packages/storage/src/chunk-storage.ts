@@ -71,7 +71,7 @@ interface ChunkRecord {
   local: boolean
   /** A copy of the current bytes exists in the remote tier. */
   uploaded: boolean
-  /** Completed writes, and how many of them a datasync covered. */
+  /** Writes completed in this session, and how many of them a datasync covered (-1: unknown). */
   writeSequence: number
   syncedSequence: number
   /** A datasync in flight, covering writes up to `syncingSequence`. */
@@ -207,8 +207,14 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #syncsRunning = 0
   readonly #backgroundSyncs = new Set<Promise<void>>()
   readonly #syncWaiters: Array<() => void> = []
-  /** A chunk file was created since the chunks directory was last fsynced. */
-  #directoryDirty = true
+  /**
+   * Chunk files created (the first count is 1: files of an earlier session may not be synced), and
+   * how many of those creations a directory fsync covers, as for a chunk's writes.
+   */
+  #directorySequence = 1
+  #directorySyncedSequence = 0
+  #directorySyncing: Promise<void> | undefined
+  #directorySyncingSequence = 0
   #localChunks: number
   #localBytes: number
   #torrentCount: number
@@ -243,7 +249,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.recovery = recovery
     this.#index = index
     this.#chunksDirectory = join(options.directory, CHUNKS_DIRECTORY)
-    this.#files = new FileHandleCache(openFileLimit, (id, handle) => this.#syncBeforeClose(id, handle))
+    this.#files = new FileHandleCache(
+      openFileLimit,
+      (id) => this.#isDirty(id),
+      (id, handle) => this.#syncBeforeClose(id, handle),
+    )
     const totals = index.totals()
     this.#localChunks = totals.chunkCount
     this.#localBytes = totals.bytes
@@ -374,9 +384,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         length: chunk.length,
         local: chunk.is_local === 1,
         uploaded: chunk.uploaded === 1,
-        // Whether an earlier session synced these files is unknown: sync before the next mapping.
-        writeSequence: 1,
-        syncedSequence: 0,
+        // Whether an earlier session synced this file is unknown: -1 makes the next commit sync it.
+        writeSequence: 0,
+        syncedSequence: -1,
         syncing: undefined,
         syncingSequence: 0,
         syncError: undefined,
@@ -627,6 +637,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       if (previous !== undefined) await previous.catch(() => {})
       if (record.syncedSequence >= target) return
       await this.#syncSlot(async () => {
+        if (record.syncedSequence >= target) return
         try {
           await this.#syncChunk(record, sequence)
         } catch (error) {
@@ -707,8 +718,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     let lease: FileLease
     if (!record.local) {
       this.#becomeLocal(record)
-      this.#directoryDirty = true
       lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), true)
+      this.#fileCreated()
     } else {
       try {
         lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
@@ -716,8 +727,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         if (!isNotFound(error)) throw error
         // The file vanished under us: what it held is lost; start it again.
         this.#chunkLost(state, record)
-        this.#directoryDirty = true
         lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), true)
+        this.#fileCreated()
       }
     }
     try {
@@ -739,6 +750,41 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.#counters.chunksWritten++
     this.#counters.bytesWritten += length
     this.#accessTimes.set(record.id, Date.now())
+  }
+
+  /** A chunk file was created: its directory entry is synced in the background from now on. */
+  #fileCreated(): void {
+    this.#directorySequence++
+    const background = this.#ensureDirectorySynced(this.#directorySequence).catch(() => {})
+    this.#backgroundSyncs.add(background)
+    background.finally(() => this.#backgroundSyncs.delete(background))
+  }
+
+  /** Resolves once an fsync of the chunks directory that started after creation `target` succeeded. */
+  #ensureDirectorySynced(target: number): Promise<void> {
+    if (this.#directorySyncedSequence >= target) return Promise.resolve()
+    if (this.#directorySyncing !== undefined && this.#directorySyncingSequence >= target) {
+      return this.#directorySyncing
+    }
+    const previous = this.#directorySyncing
+    const syncing = (async () => {
+      if (previous !== undefined) await previous.catch(() => {})
+      if (this.#directorySyncedSequence >= target) return
+      await this.#syncSlot(async () => {
+        if (this.#directorySyncedSequence >= target) return
+        // Every creation counted so far is covered: the sync starts after them.
+        const sequence = this.#directorySequence
+        await syncDirectory(this.#chunksDirectory)
+        this.#directorySyncedSequence = Math.max(this.#directorySyncedSequence, sequence)
+      })
+    })()
+    this.#directorySyncing = syncing
+    this.#directorySyncingSequence = this.#directorySequence
+    const settle = () => {
+      if (this.#directorySyncing === syncing) this.#directorySyncing = undefined
+    }
+    syncing.then(settle, settle)
+    return syncing
   }
 
   #becomeLocal(record: ChunkRecord): void {
@@ -821,8 +867,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       }
     }
     const failures = new Map<ChunkRecord, Error>()
-    const directoryWasDirty = this.#directoryDirty
-    this.#directoryDirty = false
+    const directoryTarget = this.#directorySequence
     let directoryFailure: Error | undefined
     await Promise.all([
       ...[...toSync].map(async ([record, state]) => {
@@ -833,11 +878,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         }
       }),
       (async () => {
-        if (!directoryWasDirty) return
         try {
-          await syncDirectory(this.#chunksDirectory)
+          await this.#ensureDirectorySynced(directoryTarget)
         } catch (error) {
-          this.#directoryDirty = true
           directoryFailure = toStorageError(error, `Syncing ${this.#chunksDirectory}`)
         }
       })(),
@@ -910,19 +953,31 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     record.syncedSequence = Math.max(record.syncedSequence, target)
   }
 
-  /** Closing a handle with unsynced writes: sync first so a write-back error is not lost with it. */
+  /** The chunk has writes of this session no datasync covered yet. */
+  #isDirty(id: string): boolean {
+    const record = this.#chunkOwners.get(id)?.record
+    return record !== undefined && record.writeSequence > Math.max(record.syncedSequence, 0)
+  }
+
+  /**
+   * Closing a handle with unsynced writes (only when the cache overflows with dirty handles): sync
+   * first, so that a write-back error is not lost with the descriptor.
+   */
   async #syncBeforeClose(id: string, handle: FileHandle): Promise<void> {
     const owner = this.#chunkOwners.get(id)
-    if (owner === undefined) return
+    if (owner === undefined || !this.#isDirty(id)) return
     const { state, record } = owner
-    if (record.syncedSequence >= record.writeSequence) return
     const target = record.writeSequence
-    try {
-      await handle.datasync()
-      record.syncedSequence = Math.max(record.syncedSequence, target)
-    } catch {
-      this.#syncFailed(state, record)
-    }
+    await this.#syncSlot(async () => {
+      if (record.syncedSequence >= target) return
+      try {
+        await handle.datasync()
+        record.syncedSequence = Math.max(record.syncedSequence, target)
+      } catch (error) {
+        record.syncError = toStorageError(error, `Syncing chunk ${record.id}`)
+        this.#syncFailed(state, record)
+      }
+    })
   }
 
   /**

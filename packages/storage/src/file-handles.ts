@@ -1,6 +1,8 @@
 // A small cache of open chunk files, so hot chunks are read and written with positional I/O on a
 // handle that stays open instead of an open/close per piece. Least recently used handles are
-// closed past the limit; a handle with unsynced writes is handed to `beforeClose` first.
+// closed past the limit; handles with unsynced writes are kept (they are synced soon, and a sync
+// must use the descriptor that wrote, to see write-back errors) unless the cache holds twice its
+// limit, and then `beforeClose` syncs them first.
 
 import { constants } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
@@ -24,12 +26,18 @@ const readWriteCreate = constants.O_RDWR | constants.O_CREAT
 export class FileHandleCache {
   readonly #entries = new Map<string, Entry>()
   readonly #limit: number
+  readonly #isDirty: (key: string) => boolean
   readonly #beforeClose: (key: string, handle: FileHandle) => Promise<void>
   readonly #closing = new Set<Promise<void>>()
   #closed = false
 
-  constructor(limit: number, beforeClose: (key: string, handle: FileHandle) => Promise<void>) {
+  constructor(
+    limit: number,
+    isDirty: (key: string) => boolean,
+    beforeClose: (key: string, handle: FileHandle) => Promise<void>,
+  ) {
     this.#limit = limit
+    this.#isDirty = isDirty
     this.#beforeClose = beforeClose
   }
 
@@ -95,12 +103,16 @@ export class FileHandleCache {
 
   #trim(): void {
     if (this.#entries.size <= this.#limit) return
-    for (const entry of this.#entries.values()) {
-      if (this.#entries.size <= this.#limit) return
-      if (entry.references > 0 || entry.handle === undefined) continue
-      this.#entries.delete(entry.key)
-      entry.doomed = true
-      this.#track(this.#closeEntry(entry, true))
+    for (const closeDirty of [false, true]) {
+      if (closeDirty && this.#entries.size <= 2 * this.#limit) return
+      for (const entry of this.#entries.values()) {
+        if (this.#entries.size <= this.#limit) return
+        if (entry.references > 0 || entry.handle === undefined) continue
+        if (!closeDirty && this.#isDirty(entry.key)) continue
+        this.#entries.delete(entry.key)
+        entry.doomed = true
+        this.#track(this.#closeEntry(entry, true))
+      }
     }
   }
 
