@@ -22,7 +22,8 @@ import { join, resolve } from 'node:path'
 import { ChunkStorage } from '../packages/storage/src/index.ts'
 
 const MiB = 1_048_576
-const { BENCH_BYTES, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_PIECE_LENGTHS, BENCH_DIR } = process.env
+const { BENCH_BYTES, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_PIECE_LENGTHS, BENCH_DIR, UV_THREADPOOL_SIZE } =
+  process.env
 const payload = Number(BENCH_BYTES ?? 1_073_741_824)
 const concurrency = Number(BENCH_CONCURRENCY ?? 8)
 const rounds = Number(BENCH_ROUNDS ?? 3)
@@ -270,7 +271,7 @@ if (process.argv[2] === '--phase') {
       concurrency,
       rounds,
       node: process.version,
-      uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
+      uvThreadpoolSize: Number(UV_THREADPOOL_SIZE) || 4,
       results,
       storePeakRssMB,
       targets,
