@@ -12,7 +12,9 @@ import { createTorrent } from '@chunktorrent/ffi'
 import { ChunkStorage } from '@chunktorrent/storage'
 import { generateFiles, startLibtorrentPeer } from '@chunktorrent/test-peers'
 
-const { values } = parseArgs({ options: { size: { type: 'string', default: '64' }, store: { type: 'string' } } })
+const { values } = parseArgs({
+  options: { size: { type: 'string', default: '64' }, store: { type: 'string' } },
+})
 const mebibytes = Number(values.size)
 const work = await mkdtemp(join(tmpdir(), 'chunktorrent-quickstart-'))
 const storeDirectory = values.store ?? join(work, 'store')
@@ -28,9 +30,14 @@ const files = [
 let seeder: Awaited<ReturnType<typeof startLibtorrentPeer>> | undefined
 let client: TorrentClient | undefined
 try {
-  console.log(`1. Making ${files.length} files (${mebibytes} MiB) and a torrent for them in ${sourceDirectory}`)
+  console.log(
+    `1. Making ${files.length} files (${mebibytes} MiB) and a torrent for them in ${sourceDirectory}`,
+  )
   await generateFiles(sourceDirectory, files, 'quickstart')
-  const torrentBytes = await createTorrent(join(sourceDirectory, 'album'), { pieceLength: 256 * 1024, version: 'v1' })
+  const torrentBytes = await createTorrent(join(sourceDirectory, 'album'), {
+    pieceLength: 256 * 1024,
+    version: 'v1',
+  })
 
   console.log('2. Starting a python3-libtorrent seeder on 127.0.0.1')
   seeder = await startLibtorrentPeer({ torrent: torrentBytes, savePath: sourceDirectory, role: 'seed' })
@@ -38,7 +45,11 @@ try {
   console.log(`3. Downloading into a chunk store at ${storeDirectory}`)
   const storage = await ChunkStorage.open({ directory: storeDirectory })
   // Loopback only, TCP only (the seeder speaks no uTP), nothing announced anywhere.
-  client = await TorrentClient.newWithStorage(storage, { listen: '127.0.0.1:0', utp: false, progressInterval: 500 })
+  client = await TorrentClient.newWithStorage(storage, {
+    listen: '127.0.0.1:0',
+    utp: false,
+    progressInterval: 500,
+  })
   const started = Date.now()
   const torrent = await client.add(torrentBytes, { peers: [`127.0.0.1:${seeder.port}`] })
   const onProgress = (p: import('@chunktorrent/client').TorrentProgress) => {
@@ -52,7 +63,9 @@ try {
   torrent.off('progress', onProgress)
   const seconds = (Date.now() - started) / 1000
   const payload = files.reduce((sum, file) => sum + file.length, 0)
-  console.log(`   done: ${(payload / mib).toFixed(1)} MiB in ${seconds.toFixed(1)} s (${(payload / mib / seconds).toFixed(1)} MiB/s)`)
+  console.log(
+    `   done: ${(payload / mib).toFixed(1)} MiB in ${seconds.toFixed(1)} s (${(payload / mib / seconds).toFixed(1)} MiB/s)`,
+  )
 
   console.log('4. What the store holds')
   const stats = client.stats().storage
@@ -64,20 +77,32 @@ try {
     const info = await stat(join(storeDirectory, String(name)))
     if (info.isFile()) diskBytes += info.blocks * 512
   }
-  console.log(`   torrent ${torrent.infoHash} "${torrent.name}": ${torrent.files.length} files, ${torrent.pieceCount} pieces`)
-  console.log(`   ${chunkFiles.length} chunk files of 1 MiB, ${stats?.piecesVerified} pieces verified in the SQLite index`)
-  console.log(`   ${(diskBytes / mib).toFixed(1)} MiB on disk for ${(payload / mib).toFixed(1)} MiB of data (index included)`)
+  console.log(
+    `   torrent ${torrent.infoHash} "${torrent.name}": ${torrent.files.length} files, ${torrent.pieceCount} pieces`,
+  )
+  console.log(
+    `   ${chunkFiles.length} chunk files of 1 MiB, ${stats?.piecesVerified} pieces verified in the SQLite index`,
+  )
+  console.log(
+    `   ${(diskBytes / mib).toFixed(1)} MiB on disk for ${(payload / mib).toFixed(1)} MiB of data (index included)`,
+  )
 
   console.log('5. Reading every file back from the store and comparing it with the source')
   for (const [index, file] of torrent.files.entries()) {
     const stored = createHash('sha1')
     for await (const chunk of torrent.createReadStream(index)) stored.update(chunk as Buffer)
-    const source = createHash('sha1').update(await readFile(join(sourceDirectory, file.path))).digest('hex')
+    const source = createHash('sha1')
+      .update(await readFile(join(sourceDirectory, file.path)))
+      .digest('hex')
     const ok = stored.digest('hex') === source
     console.log(`   ${ok ? 'ok  ' : 'BAD '} ${file.path} (${file.length} bytes)`)
     if (!ok) process.exitCode = 1
   }
-  console.log(process.exitCode ? 'FAILED: stored bytes differ from the source' : 'verified: every byte came through the chunk store intact')
+  console.log(
+    process.exitCode
+      ? 'FAILED: stored bytes differ from the source'
+      : 'verified: every byte came through the chunk store intact',
+  )
 } finally {
   await client?.close()
   await seeder?.stop()

@@ -11,8 +11,8 @@ import {
   Session,
   SessionParams,
   type Settings,
-  type TorrentInfo,
   TorrentError,
+  type TorrentInfo,
 } from '@chunktorrent/ffi'
 import type { Storage, StorageStats, StorageWarning, TorrentStorage } from '@chunktorrent/storage'
 import type { TorrentClientInternals } from './internals.ts'
@@ -99,7 +99,9 @@ function argumentError(message: string, code = 'ERR_INVALID_ARG_VALUE'): TypeErr
 function checkLimit(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw Object.assign(new RangeError(`${name} must be a non-negative integer`), { code: 'ERR_OUT_OF_RANGE' })
+    throw Object.assign(new RangeError(`${name} must be a non-negative integer`), {
+      code: 'ERR_OUT_OF_RANGE',
+    })
   }
   return value
 }
@@ -127,13 +129,18 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
         onStorageError: (infoHash, error) => this.#storageErrors.set(infoHash, error),
       })
       params.setDiskIoConstructor(this.#diskIo)
-      this.session = new Session(params, options.readCacheBytes === undefined ? {} : { readCacheBytes: options.readCacheBytes })
+      this.session = new Session(
+        params,
+        options.readCacheBytes === undefined ? {} : { readCacheBytes: options.readCacheBytes },
+      )
       storage.on('warning', this.#onStorageWarning)
     } else {
       this.session = Session.withDefaultStorage(params)
     }
     this.session.on('alert', (alert) => this.#onAlert(alert))
-    this.session.on('warning', (error) => this.emit('warning', new TorrentError(error.message, { code: 'ERR_STORAGE', cause: error })))
+    this.session.on('warning', (error) =>
+      this.emit('warning', new TorrentError(error.message, { code: 'ERR_STORAGE', cause: error })),
+    )
     const interval = options.progressInterval ?? 1000
     this.#timer = setInterval(() => this.#emitProgress(), interval)
     this.#timer.unref()
@@ -152,7 +159,10 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
   /** A client whose torrents live in `storage` (e.g. a ChunkStorage). */
   static async newWithStorage(storage: Storage, options: ClientOptions = {}): Promise<TorrentClient> {
     if (typeof storage !== 'object' || storage === null || typeof storage.openTorrent !== 'function') {
-      throw argumentError('newWithStorage expects a Storage (e.g. ChunkStorage.open(...))', 'ERR_INVALID_ARG_TYPE')
+      throw argumentError(
+        'newWithStorage expects a Storage (e.g. ChunkStorage.open(...))',
+        'ERR_INVALID_ARG_TYPE',
+      )
     }
     return new TorrentClient(storage, undefined, TorrentClient.#checkOptions(options))
   }
@@ -166,8 +176,12 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
   }
 
   static #checkOptions(options: ClientOptions): ClientOptions {
-    if (typeof options !== 'object' || options === null) throw argumentError('options must be an object', 'ERR_INVALID_ARG_TYPE')
-    if (options.listen !== undefined && (typeof options.listen !== 'string' || !/:\d+/.test(options.listen))) {
+    if (typeof options !== 'object' || options === null)
+      throw argumentError('options must be an object', 'ERR_INVALID_ARG_TYPE')
+    if (
+      options.listen !== undefined &&
+      (typeof options.listen !== 'string' || !/:\d+/.test(options.listen))
+    ) {
       throw argumentError(`listen must look like "host:port", got ${JSON.stringify(options.listen)}`)
     }
     checkLimit(options.downloadLimit, 'downloadLimit')
@@ -218,7 +232,10 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
     const resolved = await resolveSource(source)
     const infoHash = resolved.kind === 'torrent' ? resolved.info.infoHash : resolved.infoHash
     if (this.#entries.has(infoHash)) {
-      throw new TorrentError(`Torrent ${infoHash} is already in this client`, { code: 'ERR_DUPLICATE_TORRENT', infoHash })
+      throw new TorrentError(`Torrent ${infoHash} is already in this client`, {
+        code: 'ERR_DUPLICATE_TORRENT',
+        infoHash,
+      })
     }
     let havePieces: number[] | undefined
     if (resolved.kind === 'torrent' && this.#diskIo) {
@@ -232,9 +249,16 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
     options.signal?.throwIfAborted()
     this.#open()
     if (this.#entries.has(infoHash)) {
-      throw new TorrentError(`Torrent ${infoHash} is already in this client`, { code: 'ERR_DUPLICATE_TORRENT', infoHash })
+      throw new TorrentError(`Torrent ${infoHash} is already in this client`, {
+        code: 'ERR_DUPLICATE_TORRENT',
+        infoHash,
+      })
     }
-    const torrent = new Torrent(this.#internals, infoHash, resolved.kind === 'torrent' ? resolved.info : undefined)
+    const torrent = new Torrent(
+      this.#internals,
+      infoHash,
+      resolved.kind === 'torrent' ? resolved.info : undefined,
+    )
     for (const piece of havePieces ?? []) torrent.verified.add(piece)
     const entry: Entry = { torrent, peers: options.peers ?? [], pending: new Set(), deadlines: new Set() }
     this.#entries.set(infoHash, entry)
@@ -247,7 +271,10 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
         paused: options.paused === true,
         sequential: options.sequential === true,
         ...(havePieces && { havePieces }),
-        ...(options.files && resolved.kind === 'torrent' && { filePriorities: TorrentClient.#priorities(torrent, options.files) }),
+        ...(options.files &&
+          resolved.kind === 'torrent' && {
+            filePriorities: TorrentClient.#priorities(torrent, options.files),
+          }),
         ...(options.downloadLimit !== undefined && { downloadLimit: options.downloadLimit }),
         ...(options.uploadLimit !== undefined && { uploadLimit: options.uploadLimit }),
         ...(options.maxConnections !== undefined && { maxConnections: options.maxConnections }),
@@ -263,7 +290,8 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
     const { signal } = options
     if (signal) {
       const onAbort = () => {
-        if (!torrent.isDone && this.#entries.get(infoHash) === entry) void this.#remove(torrent, {}).catch(() => {})
+        if (!torrent.isDone && this.#entries.get(infoHash) === entry)
+          void this.#remove(torrent, {}).catch(() => {})
       }
       signal.addEventListener('abort', onAbort, { once: true })
       torrent.once('done', () => signal.removeEventListener('abort', onAbort))
@@ -277,9 +305,14 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
    * storage and seeds from it: every piece is written, libtorrent hashes them all, the passing
    * ones become the verified set. Resolves once the check is over.
    */
-  async seedFrom(torrentFile: TorrentSource, dataPath: string, options: Omit<AddOptions, 'recheck'> = {}): Promise<Torrent> {
+  async seedFrom(
+    torrentFile: TorrentSource,
+    dataPath: string,
+    options: Omit<AddOptions, 'recheck'> = {},
+  ): Promise<Torrent> {
     this.#open()
-    if (!this.#diskIo) throw new TorrentError('seedFrom needs a client with a storage', { code: 'ERR_NO_STORAGE' })
+    if (!this.#diskIo)
+      throw new TorrentError('seedFrom needs a client with a storage', { code: 'ERR_NO_STORAGE' })
     const resolved = await resolveSource(torrentFile)
     if (resolved.kind !== 'torrent') {
       throw argumentError('seedFrom needs the .torrent (bytes or path), not a magnet or an info hash')
@@ -380,7 +413,12 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       name: info.name,
       pieceLength: info.pieceLength,
       totalSize: info.length,
-      files: info.files.map((file) => ({ path: file.path, length: file.length, offset: file.offset, pad: file.pad })),
+      files: info.files.map((file) => ({
+        path: file.path,
+        length: file.length,
+        offset: file.offset,
+        pad: file.pad,
+      })),
       magnetLink: info.magnetURI,
     }
   }
@@ -442,12 +480,15 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
         const cause = this.#storageErrors.get(torrent.infoHash) ?? alert.error
         this.#storageErrors.delete(torrent.infoHash)
         torrent.onError(
-          new TorrentError(`Storage error for ${torrent.name ?? torrent.infoHash}: ${alert.error?.message ?? alert.message}`, {
-            code: 'ERR_STORAGE',
-            cause,
-            infoHash: torrent.infoHash,
-            ...(alert.error && { libtorrent: alert.error }),
-          }),
+          new TorrentError(
+            `Storage error for ${torrent.name ?? torrent.infoHash}: ${alert.error?.message ?? alert.message}`,
+            {
+              code: 'ERR_STORAGE',
+              cause,
+              infoHash: torrent.infoHash,
+              ...(alert.error && { libtorrent: alert.error }),
+            },
+          ),
         )
         break
       }
@@ -480,7 +521,11 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       entry.torrent.onVerified(piece)
     })().catch((error: unknown) => {
       entry.torrent.onWarning(
-        new TorrentError(`Could not record piece ${piece} as verified`, { code: 'ERR_STORAGE', cause: error, infoHash }),
+        new TorrentError(`Could not record piece ${piece} as verified`, {
+          code: 'ERR_STORAGE',
+          cause: error,
+          infoHash,
+        }),
       )
     })
     entry.pending.add(work)
@@ -502,7 +547,9 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
     } catch {
       return
     }
-    const storage: TorrentStorage | undefined = this.#diskIo ? await this.#diskIo.torrent(torrent.infoHash) : undefined
+    const storage: TorrentStorage | undefined = this.#diskIo
+      ? await this.#diskIo.torrent(torrent.infoHash)
+      : undefined
     this.#diskIo?.clearFullCheck(torrent.infoHash)
     const pieces = status.pieces
     if (pieces) {
@@ -596,7 +643,11 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
   async #readPiece(torrent: Torrent, piece: number, offset: number, length: number): Promise<Buffer> {
     if (this.#diskIo) {
       const storage = await this.#diskIo.torrent(torrent.infoHash)
-      if (!storage) throw new TorrentError('The torrent is not open', { code: 'ERR_TORRENT_REMOVED', infoHash: torrent.infoHash })
+      if (!storage)
+        throw new TorrentError('The torrent is not open', {
+          code: 'ERR_TORRENT_REMOVED',
+          infoHash: torrent.infoHash,
+        })
       return storage.readPiece(piece, offset, length)
     }
     const info = torrent.info as TorrentInfo
@@ -609,7 +660,13 @@ function pieceSize(info: TorrentInfo, piece: number): number {
 }
 
 /** Reads part of a piece from plain files under `root` (pad files and missing files read as zeros). */
-async function readPieceFromFiles(info: TorrentInfo, root: string, piece: number, offset: number, length: number): Promise<Buffer> {
+async function readPieceFromFiles(
+  info: TorrentInfo,
+  root: string,
+  piece: number,
+  offset: number,
+  length: number,
+): Promise<Buffer> {
   const out = Buffer.alloc(length)
   const start = piece * info.pieceLength + offset
   const end = start + length

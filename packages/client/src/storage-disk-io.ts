@@ -1,7 +1,15 @@
 // The adapter between the ffi job protocol and the storage interface: libtorrent's whole pieces
 // go to TorrentStorage.writePiece, reads come from readPiece, and the verified set is the
 // storage's own. Storage errors are kept per torrent so the client can give them as `cause`.
-import type { CheckFilesJob, ClearPieceJob, DeleteFilesJob, DiskIo, DiskStorage, ReadPieceJob, WritePieceJob } from '@chunktorrent/ffi'
+import type {
+  CheckFilesJob,
+  ClearPieceJob,
+  DeleteFilesJob,
+  DiskIo,
+  DiskStorage,
+  ReadPieceJob,
+  WritePieceJob,
+} from '@chunktorrent/ffi'
 import { hasCapability, type Storage, type TorrentStorage } from '@chunktorrent/storage'
 
 export interface StorageDiskIoEvents {
@@ -71,7 +79,12 @@ export class StorageDiskIo implements DiskIo {
       name: storage.name,
       pieceLength: storage.pieceLength,
       totalSize: storage.totalSize,
-      files: storage.files.map((file) => ({ path: file.path, length: file.length, offset: file.offset, pad: file.pad })),
+      files: storage.files.map((file) => ({
+        path: file.path,
+        length: file.length,
+        offset: file.offset,
+        pad: file.pad,
+      })),
     })
   }
 

@@ -117,7 +117,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   done(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#done) return Promise.resolve()
     if (this.#error) return Promise.reject(this.#error)
-    if (this.#removed) return Promise.reject(new TorrentError('The torrent was removed', { code: 'ERR_TORRENT_REMOVED', infoHash: this.infoHash }))
+    if (this.#removed)
+      return Promise.reject(
+        new TorrentError('The torrent was removed', { code: 'ERR_TORRENT_REMOVED', infoHash: this.infoHash }),
+      )
     return new Promise<void>((resolve, reject) => {
       const { signal } = options
       if (signal?.aborted) {
@@ -186,15 +189,23 @@ export class Torrent extends EventEmitter<TorrentEvents> {
    */
   createReadStream(file: number | string, options: ReadStreamOptions = {}): Readable {
     const info = this.#requireInfo()
-    const index = typeof file === 'number' ? file : this.#files.findIndex((entry) => entry.path === file || entry.name === file)
+    const index =
+      typeof file === 'number'
+        ? file
+        : this.#files.findIndex((entry) => entry.path === file || entry.name === file)
     const entry = this.#files[index]
     if (!entry) {
-      throw Object.assign(new RangeError(`No file ${JSON.stringify(file)} in torrent ${this.infoHash}`), { code: 'ERR_FILE_NOT_FOUND' })
+      throw Object.assign(new RangeError(`No file ${JSON.stringify(file)} in torrent ${this.infoHash}`), {
+        code: 'ERR_FILE_NOT_FOUND',
+      })
     }
     const start = options.start ?? 0
     const end = Math.min(options.end ?? entry.length - 1, entry.length - 1)
-    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || (end < start - 1)) {
-      throw Object.assign(new RangeError(`Invalid range ${start}-${end} for a file of ${entry.length} bytes`), { code: 'ERR_OUT_OF_RANGE' })
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start - 1) {
+      throw Object.assign(
+        new RangeError(`Invalid range ${start}-${end} for a file of ${entry.length} bytes`),
+        { code: 'ERR_OUT_OF_RANGE' },
+      )
     }
     const from = entry.offset + start
     const to = entry.offset + end + 1 // exclusive
@@ -219,7 +230,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   async #waitForPiece(piece: number, signal: AbortSignal | undefined): Promise<void> {
     while (!this.verified.has(piece)) {
-      if (this.#removed) throw new TorrentError('The torrent was removed', { code: 'ERR_TORRENT_REMOVED', infoHash: this.infoHash })
+      if (this.#removed)
+        throw new TorrentError('The torrent was removed', {
+          code: 'ERR_TORRENT_REMOVED',
+          infoHash: this.infoHash,
+        })
       if (this.#error) throw this.#error
       signal?.throwIfAborted()
       await new Promise<void>((resolve) => {
@@ -255,9 +270,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     const info = this.#requireInfo()
     const entry = this.#files[index]
     if (!Number.isInteger(index) || !entry) {
-      throw Object.assign(new RangeError(`File index ${index} out of range (0..${this.#files.length - 1})`), { code: 'ERR_OUT_OF_RANGE' })
+      throw Object.assign(new RangeError(`File index ${index} out of range (0..${this.#files.length - 1})`), {
+        code: 'ERR_OUT_OF_RANGE',
+      })
     }
-    const match = info.files.find((file) => !file.pad && file.offset === entry.offset && file.path === entry.path)
+    const match = info.files.find(
+      (file) => !file.pad && file.offset === entry.offset && file.path === entry.path,
+    )
     return match?.index ?? index
   }
 
@@ -338,7 +357,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     this.#removed = true
     const waiters = this.#doneWaiters
     this.#doneWaiters = []
-    const error = new TorrentError('The torrent was removed', { code: 'ERR_TORRENT_REMOVED', infoHash: this.infoHash })
+    const error = new TorrentError('The torrent was removed', {
+      code: 'ERR_TORRENT_REMOVED',
+      infoHash: this.infoHash,
+    })
     for (const waiter of waiters) waiter.reject(error)
   }
 

@@ -4,7 +4,12 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ChunkStorage } from '@chunktorrent/storage'
-import { compareTrees, killAllChildren, startAria2Leecher, startLibtorrentPeer } from '@chunktorrent/test-peers'
+import {
+  compareTrees,
+  killAllChildren,
+  startAria2Leecher,
+  startLibtorrentPeer,
+} from '@chunktorrent/test-peers'
 import { afterAll, describe, expect, it } from 'vitest'
 import { TorrentClient } from '../src/index.ts'
 import { collect, indexRows, listTree, loopback, makeTorrent, tempDir } from './helpers.ts'
@@ -15,21 +20,36 @@ describe('download into ChunkStorage', () => {
   it('magnet link from a python3-libtorrent seeder: bytes equal, chunks and mappings stored, no plain copy', async () => {
     const dir = await tempDir('magnet')
     try {
-      const torrent = await makeTorrent(join(dir.path, 'source'), 'album', [
-        { path: 'track-01.flac', length: 1_300_000 },
-        { path: 'track-02.flac', length: 900_001 },
-        { path: 'cover.jpg', length: 70_000 },
-      ], { pieceLength: 65536, seed: 21 })
-      const seeder = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: join(dir.path, 'source'), role: 'seed' })
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'album',
+        [
+          { path: 'track-01.flac', length: 1_300_000 },
+          { path: 'track-02.flac', length: 900_001 },
+          { path: 'cover.jpg', length: 70_000 },
+        ],
+        { pieceLength: 65536, seed: 21 },
+      )
+      const seeder = await startLibtorrentPeer({
+        torrent: torrent.bytes,
+        savePath: join(dir.path, 'source'),
+        role: 'seed',
+      })
       const storeDirectory = join(dir.path, 'store')
       const storage = await ChunkStorage.open({ directory: storeDirectory })
       const client = await TorrentClient.newWithStorage(storage, loopback)
-      const added = await client.add(`magnet:?xt=urn:btih:${torrent.info.infoHash}`, { peers: [`127.0.0.1:${seeder.port}`] })
+      const added = await client.add(`magnet:?xt=urn:btih:${torrent.info.infoHash}`, {
+        peers: [`127.0.0.1:${seeder.port}`],
+      })
       const metadata = new Promise<void>((resolve) => added.once('metadata', resolve))
       await added.done({ signal: AbortSignal.timeout(45_000) })
       await metadata
       expect(added.name).toBe('album')
-      expect(added.files.map((file) => file.path)).toEqual(['album/cover.jpg', 'album/track-01.flac', 'album/track-02.flac'])
+      expect(added.files.map((file) => file.path)).toEqual([
+        'album/cover.jpg',
+        'album/track-01.flac',
+        'album/track-02.flac',
+      ])
       for (const [index, file] of added.files.entries()) {
         const expected = await readFile(join(dir.path, 'source', file.path))
         expect((await collect(added.createReadStream(index))).equals(expected)).toBe(true)
@@ -47,7 +67,9 @@ describe('download into ChunkStorage', () => {
       for (const id of chunkIds) expect(chunkFiles.some((file) => file.endsWith(`${id}.enc`))).toBe(true)
       // Nothing but the index and the chunks: no plain copy of any file.
       expect(files.filter((file) => !file.endsWith('.enc') && !file.startsWith('index.db'))).toEqual([])
-      expect(await listTree(process.cwd()).then((all) => all.filter((file) => file.includes('track-01')))).toEqual([])
+      expect(
+        await listTree(process.cwd()).then((all) => all.filter((file) => file.includes('track-01'))),
+      ).toEqual([])
     } finally {
       await dir.remove()
     }
@@ -56,13 +78,27 @@ describe('download into ChunkStorage', () => {
   it('seeds from the store to python3-libtorrent and aria2c leechers', async () => {
     const dir = await tempDir('seed')
     try {
-      const torrent = await makeTorrent(join(dir.path, 'source'), 'archive', [
-        { path: 'part-a.bin', length: 2_500_000 },
-        { path: 'part-b.bin', length: 123_457 },
-      ], { pieceLength: 262144, seed: 22 })
-      const seeder = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: join(dir.path, 'source'), role: 'seed' })
-      const first = await TorrentClient.newWithStorage(await ChunkStorage.open({ directory: join(dir.path, 'store') }), loopback)
-      await (await first.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`] })).done({ signal: AbortSignal.timeout(45_000) })
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'archive',
+        [
+          { path: 'part-a.bin', length: 2_500_000 },
+          { path: 'part-b.bin', length: 123_457 },
+        ],
+        { pieceLength: 262144, seed: 22 },
+      )
+      const seeder = await startLibtorrentPeer({
+        torrent: torrent.bytes,
+        savePath: join(dir.path, 'source'),
+        role: 'seed',
+      })
+      const first = await TorrentClient.newWithStorage(
+        await ChunkStorage.open({ directory: join(dir.path, 'store') }),
+        loopback,
+      )
+      await (await first.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`] })).done({
+        signal: AbortSignal.timeout(45_000),
+      })
       await first.close()
       await seeder.stop()
 
@@ -84,8 +120,12 @@ describe('download into ChunkStorage', () => {
       const aria2 = await startAria2Leecher({ torrent: torrent.bytes, savePath: join(dir.path, 'aria2') })
       added.connectPeer(`127.0.0.1:${aria2.port}`)
       await Promise.all([leecher.done(45_000), aria2.done(45_000)])
-      expect(await compareTrees(join(dir.path, 'source', 'archive'), join(dir.path, 'leecher', 'archive'))).toEqual([])
-      expect(await compareTrees(join(dir.path, 'source', 'archive'), join(dir.path, 'aria2', 'archive'))).toEqual([])
+      expect(
+        await compareTrees(join(dir.path, 'source', 'archive'), join(dir.path, 'leecher', 'archive')),
+      ).toEqual([])
+      expect(
+        await compareTrees(join(dir.path, 'source', 'archive'), join(dir.path, 'aria2', 'archive')),
+      ).toEqual([])
       expect(client.stats().storage?.bytesRead).toBeGreaterThan(0)
       await Promise.all([leecher.stop(), aria2.stop()])
       await client.close()
@@ -103,11 +143,20 @@ describe('download into ChunkStorage', () => {
     it(`geometry: ${name}`, async () => {
       const dir = await tempDir('geometry')
       try {
-        const torrent = await makeTorrent(join(dir.path, 'source'), 'geo', [
-          { path: 'a.bin', length: 3_000_000 },
-          { path: 'b.bin', length: 2_222_222 },
-        ], { pieceLength, version, seed: 23 })
-        const seeder = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: join(dir.path, 'source'), role: 'seed' })
+        const torrent = await makeTorrent(
+          join(dir.path, 'source'),
+          'geo',
+          [
+            { path: 'a.bin', length: 3_000_000 },
+            { path: 'b.bin', length: 2_222_222 },
+          ],
+          { pieceLength, version, seed: 23 },
+        )
+        const seeder = await startLibtorrentPeer({
+          torrent: torrent.bytes,
+          savePath: join(dir.path, 'source'),
+          role: 'seed',
+        })
         const storeDirectory = join(dir.path, 'store')
         const storage = await ChunkStorage.open({ directory: storeDirectory })
         const client = await TorrentClient.newWithStorage(storage, loopback)
@@ -129,12 +178,21 @@ describe('download into ChunkStorage', () => {
   it('file selection downloads only the chosen file; the geometry stays whole', async () => {
     const dir = await tempDir('select')
     try {
-      const torrent = await makeTorrent(join(dir.path, 'source'), 'picks', [
-        { path: 'one.bin', length: 1_000_000 },
-        { path: 'two.bin', length: 1_000_000 },
-        { path: 'three.bin', length: 1_000_000 },
-      ], { pieceLength: 65536, seed: 24 })
-      const seeder = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: join(dir.path, 'source'), role: 'seed' })
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'picks',
+        [
+          { path: 'one.bin', length: 1_000_000 },
+          { path: 'two.bin', length: 1_000_000 },
+          { path: 'three.bin', length: 1_000_000 },
+        ],
+        { pieceLength: 65536, seed: 24 },
+      )
+      const seeder = await startLibtorrentPeer({
+        torrent: torrent.bytes,
+        savePath: join(dir.path, 'source'),
+        role: 'seed',
+      })
       const storage = await ChunkStorage.open({ directory: join(dir.path, 'store') })
       const client = await TorrentClient.newWithStorage(storage, loopback)
       const added = await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`], files: [1] })
@@ -157,11 +215,16 @@ describe('download into ChunkStorage', () => {
   it('createReadStream returns correct bytes of a middle file before the torrent completes', async () => {
     const dir = await tempDir('stream')
     try {
-      const torrent = await makeTorrent(join(dir.path, 'source'), 'movie', [
-        { path: 'intro.bin', length: 1_500_000 },
-        { path: 'feature.bin', length: 3_000_000 },
-        { path: 'credits.bin', length: 1_500_000 },
-      ], { pieceLength: 32768, seed: 25 })
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'movie',
+        [
+          { path: 'intro.bin', length: 1_500_000 },
+          { path: 'feature.bin', length: 3_000_000 },
+          { path: 'credits.bin', length: 1_500_000 },
+        ],
+        { pieceLength: 32768, seed: 25 },
+      )
       const seeder = await startLibtorrentPeer({
         torrent: torrent.bytes,
         savePath: join(dir.path, 'source'),

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { ChunkStorage } from '@chunktorrent/storage'
 import { compareTrees, corruptCopy, killAllChildren, startLibtorrentPeer } from '@chunktorrent/test-peers'
 import { afterAll, expect, it } from 'vitest'
-import { type TorrentError, TorrentClient } from '../src/index.ts'
+import { TorrentClient, type TorrentError } from '../src/index.ts'
 import { collect, loopback, makeTorrent, tempDir } from './helpers.ts'
 
 afterAll(() => killAllChildren())
@@ -15,19 +15,33 @@ afterAll(() => killAllChildren())
 it('a corrupt seeder next to a good one: failures cleared and fetched again, no bad piece ever verified', async () => {
   const dir = await tempDir('corrupt')
   try {
-    const torrent = await makeTorrent(join(dir.path, 'good'), 'mixed', [{ path: 'data.bin', length: 2_000_000 }], {
-      pieceLength: 32768,
-      seed: 41,
-    })
+    const torrent = await makeTorrent(
+      join(dir.path, 'good'),
+      'mixed',
+      [{ path: 'data.bin', length: 2_000_000 }],
+      {
+        pieceLength: 32768,
+        seed: 41,
+      },
+    )
     const badPieces = [0, 5, 9, 20, 33, 50]
-    await corruptCopy({ torrent: torrent.bytes, from: join(dir.path, 'good'), to: join(dir.path, 'bad'), pieces: badPieces })
+    await corruptCopy({
+      torrent: torrent.bytes,
+      from: join(dir.path, 'good'),
+      to: join(dir.path, 'bad'),
+      pieces: badPieces,
+    })
     const corrupt = await startLibtorrentPeer({
       torrent: torrent.bytes,
       savePath: join(dir.path, 'bad'),
       role: 'seed',
       skipHashCheck: true,
     })
-    const good = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: join(dir.path, 'good'), role: 'seed' })
+    const good = await startLibtorrentPeer({
+      torrent: torrent.bytes,
+      savePath: join(dir.path, 'good'),
+      role: 'seed',
+    })
     const storage = await ChunkStorage.open({ directory: join(dir.path, 'store') })
     const client = await TorrentClient.newWithStorage(storage, loopback)
     const added = await client.add(torrent.bytes, { peers: [`127.0.0.1:${corrupt.port}`] })
@@ -91,21 +105,35 @@ function readOnly(path: string): { restore(): Promise<void> } | undefined {
 it('store made read-only mid-download: torrent error with cause, another torrent unaffected; resume completes', async () => {
   const dir = await tempDir('readonly')
   try {
-    const slow = await makeTorrent(join(dir.path, 'source'), 'slow.bin', [{ path: 'slow.bin', length: 12_000_000 }], {
-      pieceLength: 65536,
-      seed: 42,
-    })
-    const other = await makeTorrent(join(dir.path, 'source'), 'other.bin', [{ path: 'other.bin', length: 700_000 }], {
-      pieceLength: 32768,
-      seed: 43,
-    })
+    const slow = await makeTorrent(
+      join(dir.path, 'source'),
+      'slow.bin',
+      [{ path: 'slow.bin', length: 12_000_000 }],
+      {
+        pieceLength: 65536,
+        seed: 42,
+      },
+    )
+    const other = await makeTorrent(
+      join(dir.path, 'source'),
+      'other.bin',
+      [{ path: 'other.bin', length: 700_000 }],
+      {
+        pieceLength: 32768,
+        seed: 43,
+      },
+    )
     const slowSeeder = await startLibtorrentPeer({
       torrent: slow.bytes,
       savePath: join(dir.path, 'source'),
       role: 'seed',
       uploadRateLimit: 2_000_000,
     })
-    const otherSeeder = await startLibtorrentPeer({ torrent: other.bytes, savePath: join(dir.path, 'source'), role: 'seed' })
+    const otherSeeder = await startLibtorrentPeer({
+      torrent: other.bytes,
+      savePath: join(dir.path, 'source'),
+      role: 'seed',
+    })
     const store = join(dir.path, 'store')
     await mkdir(join(store, 'chunks'), { recursive: true })
     const storage = await ChunkStorage.open({ directory: store })
@@ -136,7 +164,9 @@ it('store made read-only mid-download: torrent error with cause, another torrent
       expect(error?.code).toBe('ERR_STORAGE')
       expect(downloading.state).toBe('error')
       const cause = error?.cause as { code?: string; cause?: { code?: string } } | undefined
-      expect([cause?.code, cause?.cause?.code]).toEqual(expect.arrayContaining([expect.stringMatching(/^E(ROFS|ACCES|PERM)$|ERR_STORAGE_IO/)]))
+      expect([cause?.code, cause?.cause?.code]).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^E(ROFS|ACCES|PERM)$|ERR_STORAGE_IO/)]),
+      )
       // The other torrent still seeds from the same store while this one is stopped.
       const leecher = await startLibtorrentPeer({
         torrent: other.bytes,
@@ -145,7 +175,9 @@ it('store made read-only mid-download: torrent error with cause, another torrent
         connect: [`127.0.0.1:${client.port}`],
       })
       await leecher.done(30_000)
-      expect(await compareTrees(join(dir.path, 'source', 'other.bin'), join(dir.path, 'leecher', 'other.bin'))).toEqual([])
+      expect(
+        await compareTrees(join(dir.path, 'source', 'other.bin'), join(dir.path, 'leecher', 'other.bin')),
+      ).toEqual([])
       await leecher.stop()
     } finally {
       await fault.restore()

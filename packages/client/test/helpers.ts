@@ -34,16 +34,29 @@ export async function makeTorrent(
   options: { pieceLength: number; version?: 'v1' | 'v2' | 'hybrid'; seed?: number },
 ): Promise<TestTorrent> {
   const single = files.length === 1 && files[0]?.path === name
-  await generateFiles(root, files.map((file) => ({ ...file, path: single ? file.path : `${name}/${file.path}` })), options.seed ?? 1)
-  const bytes = await createTorrent({ path: join(root, name), pieceLength: options.pieceLength, version: options.version ?? 'v1' })
+  await generateFiles(
+    root,
+    files.map((file) => ({ ...file, path: single ? file.path : `${name}/${file.path}` })),
+    options.seed ?? 1,
+  )
+  const bytes = await createTorrent({
+    path: join(root, name),
+    pieceLength: options.pieceLength,
+    version: options.version ?? 'v1',
+  })
   return { root, bytes, info: parseTorrent(bytes) }
 }
 
 /** Rows of the index: mappings per piece for a torrent. */
-export function indexRows(storeDirectory: string, infoHash: string): { mappings: number; chunkIds: string[] } {
+export function indexRows(
+  storeDirectory: string,
+  infoHash: string,
+): { mappings: number; chunkIds: string[] } {
   const database = new DatabaseSync(join(storeDirectory, 'index.db'), { readOnly: true })
   try {
-    const torrent = database.prepare('SELECT id FROM torrents WHERE info_hash = ?').get(infoHash) as { id: string } | undefined
+    const torrent = database.prepare('SELECT id FROM torrents WHERE info_hash = ?').get(infoHash) as
+      | { id: string }
+      | undefined
     if (!torrent) return { mappings: 0, chunkIds: [] }
     const rows = database
       .prepare('SELECT chunk_ids FROM torrent_piece_mappings WHERE torrent_id = ?')
@@ -59,7 +72,9 @@ export function indexRows(storeDirectory: string, infoHash: string): { mappings:
 /** Every file below `root`, relative, recursively. */
 export async function listTree(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true })
-  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1))
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1))
 }
 
 export async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {

@@ -21,7 +21,10 @@ interface ChildEvent {
   pieceCount?: number
 }
 
-function runChild(args: string[], until: (event: ChildEvent) => boolean): Promise<{ events: ChildEvent[]; killed: boolean }> {
+function runChild(
+  args: string[],
+  until: (event: ChildEvent) => boolean,
+): Promise<{ events: ChildEvent[]; killed: boolean }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     const events: ChildEvent[] = []
@@ -55,10 +58,15 @@ function runChild(args: string[], until: (event: ChildEvent) => boolean): Promis
 it('SIGKILL at ~50%, restart on the same store: no verified piece downloaded again, bytes identical', async () => {
   const dir = await tempDir('restart')
   try {
-    const torrent = await makeTorrent(join(dir.path, 'source'), 'restart.bin', [{ path: 'restart.bin', length: 8_000_000 }], {
-      pieceLength: 65536,
-      seed: 31,
-    })
+    const torrent = await makeTorrent(
+      join(dir.path, 'source'),
+      'restart.bin',
+      [{ path: 'restart.bin', length: 8_000_000 }],
+      {
+        pieceLength: 65536,
+        seed: 31,
+      },
+    )
     const torrentPath = join(dir.path, 'restart.torrent')
     await writeFile(torrentPath, torrent.bytes)
     const seeder = await startLibtorrentPeer({
@@ -69,7 +77,10 @@ it('SIGKILL at ~50%, restart on the same store: no verified piece downloaded aga
     })
     const store = join(dir.path, 'store')
     const pieceCount = torrent.info.pieceCount
-    const first = await runChild([store, torrentPath, String(seeder.port)], (event) => event.verified >= pieceCount / 2)
+    const first = await runChild(
+      [store, torrentPath, String(seeder.port)],
+      (event) => event.verified >= pieceCount / 2,
+    )
     expect(first.killed).toBe(true)
 
     const storage = await ChunkStorage.open({ directory: store })
@@ -105,14 +116,25 @@ it('SIGKILL at ~50%, restart on the same store: no verified piece downloaded aga
 it('recheck: hashes what the store holds and repairs the verified set', async () => {
   const dir = await tempDir('recheck')
   try {
-    const torrent = await makeTorrent(join(dir.path, 'source'), 'recheck', [{ path: 'data.bin', length: 1_000_000 }], {
-      pieceLength: 32768,
-      seed: 32,
+    const torrent = await makeTorrent(
+      join(dir.path, 'source'),
+      'recheck',
+      [{ path: 'data.bin', length: 1_000_000 }],
+      {
+        pieceLength: 32768,
+        seed: 32,
+      },
+    )
+    const seeder = await startLibtorrentPeer({
+      torrent: torrent.bytes,
+      savePath: join(dir.path, 'source'),
+      role: 'seed',
     })
-    const seeder = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: join(dir.path, 'source'), role: 'seed' })
     const store = join(dir.path, 'store')
     const client = await TorrentClient.newWithStorage(await ChunkStorage.open({ directory: store }), loopback)
-    await (await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`] })).done({ signal: AbortSignal.timeout(30_000) })
+    await (await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`] })).done({
+      signal: AbortSignal.timeout(30_000),
+    })
     await client.close()
     await seeder.stop()
 

@@ -3,7 +3,15 @@
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { TorrentError } from './errors.ts'
-import type { RawAlert, RawJob, TorrentInfo, TorrentStatus, MagnetInfo, PeerInfo, BridgeStats } from './types.ts'
+import type {
+  BridgeStats,
+  MagnetInfo,
+  PeerInfo,
+  RawAlert,
+  RawJob,
+  TorrentInfo,
+  TorrentStatus,
+} from './types.ts'
 
 export interface NativeSessionParams {
   applySettings(settings: Record<string, string | number | boolean>): void
@@ -66,7 +74,13 @@ export interface NativeSession {
   applySettings(settings: Record<string, string | number | boolean>): void
   getSetting(name: string): string | number | boolean
   listenPort(): number
-  completeJob(id: number, errno: number, fileIndex: number, result: Uint8Array | string | null | undefined, status: number): void
+  completeJob(
+    id: number,
+    errno: number,
+    fileIndex: number,
+    result: Uint8Array | string | null | undefined,
+    status: number,
+  ): void
   bridgeStats(): BridgeStats
   ref(): void
   unref(): void

@@ -52,7 +52,12 @@ export function makeDiskStorage(info: DiskStorageInfo): DiskStorage {
     }
     return slices
   }
-  return Object.freeze({ ...info, files: info.files.map((file) => Object.freeze({ ...file })), pieceSize, mapPiece })
+  return Object.freeze({
+    ...info,
+    files: info.files.map((file) => Object.freeze({ ...file })),
+    pieceSize,
+    mapPiece,
+  })
 }
 
 interface StorageState {
@@ -185,7 +190,13 @@ export class DiskDispatcher {
     this.#complete(raw.id, 0, -1, result, status)
   }
 
-  #complete(id: number, errno: number, fileIndex: number, result: Uint8Array | string | null | undefined, status: number) {
+  #complete(
+    id: number,
+    errno: number,
+    fileIndex: number,
+    result: Uint8Array | string | null | undefined,
+    status: number,
+  ) {
     this.#native.completeJob(id, errno, fileIndex, result, status)
   }
 }

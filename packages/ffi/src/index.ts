@@ -3,7 +3,7 @@
 import { addon } from './binding.ts'
 
 export { nativeBinaryPath } from './binding.ts'
-export { TorrentError, type LibtorrentErrorCode, type TorrentErrorOptions } from './errors.ts'
+export { type LibtorrentErrorCode, TorrentError, type TorrentErrorOptions } from './errors.ts'
 export { MemoryDiskIo } from './memory-disk-io.ts'
 export {
   type AddedTorrent,

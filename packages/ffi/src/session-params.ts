@@ -59,7 +59,10 @@ export class SessionParams {
     if (typeof options !== 'object' || options === null) {
       throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'SessionParams options must be an object')
     }
-    if (options.settings !== undefined && (typeof options.settings !== 'object' || options.settings === null)) {
+    if (
+      options.settings !== undefined &&
+      (typeof options.settings !== 'object' || options.settings === null)
+    ) {
       throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'settings must be an object of libtorrent settings')
     }
     this.native = new addon.NativeSessionParams({ ...defaultSettings, ...options.settings })

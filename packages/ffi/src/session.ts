@@ -92,9 +92,14 @@ export class Session extends EventEmitter<SessionEvents> {
       onDiskJobs: (jobs) => dispatcher?.dispatch(jobs),
       onAlerts: (alerts) => this.#onAlerts(alerts),
     }
-    this.#native = new addon.NativeSession(params.native, this.#sink, { jsDisk: diskIo !== undefined, readCacheBytes })
+    this.#native = new addon.NativeSession(params.native, this.#sink, {
+      jsDisk: diskIo !== undefined,
+      readCacheBytes,
+    })
     if (diskIo) {
-      dispatcher = new DiskDispatcher(diskIo, this.#native, { onError: (error) => this.emit('warning', error) })
+      dispatcher = new DiskDispatcher(diskIo, this.#native, {
+        onError: (error) => this.emit('warning', error),
+      })
     }
     this.#dispatcher = dispatcher
   }
@@ -127,15 +132,30 @@ export class Session extends EventEmitter<SessionEvents> {
     if (typeof options !== 'object' || options === null) {
       throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'addTorrent expects an options object')
     }
-    const sources = [options.torrent, options.magnet, options.infoHash].filter((source) => source !== undefined)
+    const sources = [options.torrent, options.magnet, options.infoHash].filter(
+      (source) => source !== undefined,
+    )
     if (sources.length !== 1) {
-      throw argumentError('type', 'ERR_INVALID_ARG_VALUE', 'addTorrent needs exactly one of torrent, magnet, infoHash')
+      throw argumentError(
+        'type',
+        'ERR_INVALID_ARG_VALUE',
+        'addTorrent needs exactly one of torrent, magnet, infoHash',
+      )
     }
     if (options.torrent !== undefined && !(options.torrent instanceof Uint8Array)) {
-      throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'torrent must be the .torrent bytes (Buffer or Uint8Array)')
+      throw argumentError(
+        'type',
+        'ERR_INVALID_ARG_TYPE',
+        'torrent must be the .torrent bytes (Buffer or Uint8Array)',
+      )
     }
-    if (options.magnet !== undefined && (typeof options.magnet !== 'string' || !options.magnet.startsWith('magnet:'))) {
-      throw new TorrentError(`Invalid magnet link: ${String(options.magnet).slice(0, 80)}`, { code: 'ERR_INVALID_MAGNET' })
+    if (
+      options.magnet !== undefined &&
+      (typeof options.magnet !== 'string' || !options.magnet.startsWith('magnet:'))
+    ) {
+      throw new TorrentError(`Invalid magnet link: ${String(options.magnet).slice(0, 80)}`, {
+        code: 'ERR_INVALID_MAGNET',
+      })
     }
     const request: NativeAddTorrent = {
       savePath: options.savePath ?? '.',
@@ -149,9 +169,13 @@ export class Session extends EventEmitter<SessionEvents> {
       paused: options.paused === true,
       seedMode: options.seedMode === true,
       sequential: options.sequential === true,
-      ...(options.havePieces && { havePieces: [...options.havePieces].map((piece) => checkInteger(piece, 'havePieces[]', 0)) }),
+      ...(options.havePieces && {
+        havePieces: [...options.havePieces].map((piece) => checkInteger(piece, 'havePieces[]', 0)),
+      }),
       ...(options.filePriorities && {
-        filePriorities: options.filePriorities.map((priority) => checkInteger(priority, 'filePriorities[]', 0, 7)),
+        filePriorities: options.filePriorities.map((priority) =>
+          checkInteger(priority, 'filePriorities[]', 0, 7),
+        ),
       }),
       ...limits(options),
     }
@@ -165,7 +189,9 @@ export class Session extends EventEmitter<SessionEvents> {
     const removed = this.waitForAlert((alert) => alert.infoHash === key && alert.type === 'torrent_removed')
     const deleted = options.deleteData
       ? this.waitForAlert(
-          (alert) => alert.infoHash === key && (alert.type === 'torrent_deleted' || alert.type === 'torrent_delete_failed'),
+          (alert) =>
+            alert.infoHash === key &&
+            (alert.type === 'torrent_deleted' || alert.type === 'torrent_delete_failed'),
         )
       : undefined
     native.removeTorrent(key, options.deleteData === true)
@@ -205,7 +231,8 @@ export class Session extends EventEmitter<SessionEvents> {
 
   setFilePriorities(infoHash: string, priorities: number[]): void {
     const native = this.#open()
-    if (!Array.isArray(priorities)) throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'priorities must be an array')
+    if (!Array.isArray(priorities))
+      throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'priorities must be an array')
     native.setFilePriorities(
       checkInfoHash(infoHash),
       priorities.map((priority) => checkInteger(priority, 'priority', 0, 7)),
@@ -219,7 +246,11 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Asks for `piece` within `deadlineMs` (streaming); libtorrent picks it ahead of others. */
   setPieceDeadline(infoHash: string, piece: number, deadlineMs: number): void {
     const native = this.#open()
-    native.setPieceDeadline(checkInfoHash(infoHash), checkInteger(piece, 'piece', 0), checkInteger(deadlineMs, 'deadlineMs', 0, 2 ** 31 - 1))
+    native.setPieceDeadline(
+      checkInfoHash(infoHash),
+      checkInteger(piece, 'piece', 0),
+      checkInteger(deadlineMs, 'deadlineMs', 0, 2 ** 31 - 1),
+    )
   }
 
   resetPieceDeadline(infoHash: string, piece: number): void {
@@ -250,7 +281,9 @@ export class Session extends EventEmitter<SessionEvents> {
     const native = this.#open()
     const key = checkInfoHash(infoHash)
     const answer = this.waitForAlert(
-      (alert) => alert.infoHash === key && (alert.type === 'save_resume_data' || alert.type === 'save_resume_data_failed'),
+      (alert) =>
+        alert.infoHash === key &&
+        (alert.type === 'save_resume_data' || alert.type === 'save_resume_data_failed'),
       options,
     )
     native.saveResumeData(key)

@@ -8,14 +8,19 @@ import type { MagnetInfo, TorrentInfo } from './types.ts'
 /** Parses .torrent bytes (v1, v2 or hybrid). Malformed input throws TorrentError ERR_INVALID_TORRENT. */
 export function parseTorrent(bytes: Uint8Array): TorrentInfo {
   if (!(bytes instanceof Uint8Array)) {
-    throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'parseTorrent expects the .torrent bytes (Buffer or Uint8Array)')
+    throw argumentError(
+      'type',
+      'ERR_INVALID_ARG_TYPE',
+      'parseTorrent expects the .torrent bytes (Buffer or Uint8Array)',
+    )
   }
   return addon.parseTorrent(bytes)
 }
 
 /** Parses a magnet URI. Malformed input throws TorrentError ERR_INVALID_MAGNET. */
 export function parseMagnet(uri: string): MagnetInfo {
-  if (typeof uri !== 'string') throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'parseMagnet expects a string')
+  if (typeof uri !== 'string')
+    throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'parseMagnet expects a string')
   if (!uri.startsWith('magnet:')) {
     throw new TorrentError(`Invalid magnet link: ${uri.slice(0, 80)}`, { code: 'ERR_INVALID_MAGNET' })
   }
@@ -40,11 +45,22 @@ export async function createTorrent(path: string, options: CreateTorrentOptions 
     throw argumentError('type', 'ERR_INVALID_ARG_TYPE', 'createTorrent expects a file or directory path')
   }
   const { pieceLength = 0, version = 'v1' } = options
-  if (!Number.isInteger(pieceLength) || (pieceLength !== 0 && (pieceLength < 16384 || (pieceLength & (pieceLength - 1)) !== 0))) {
-    throw argumentError('range', 'ERR_OUT_OF_RANGE', `pieceLength must be a power of two of at least 16384, got ${pieceLength}`)
+  if (
+    !Number.isInteger(pieceLength) ||
+    (pieceLength !== 0 && (pieceLength < 16384 || (pieceLength & (pieceLength - 1)) !== 0))
+  ) {
+    throw argumentError(
+      'range',
+      'ERR_OUT_OF_RANGE',
+      `pieceLength must be a power of two of at least 16384, got ${pieceLength}`,
+    )
   }
   if (!['v1', 'v2', 'hybrid'].includes(version)) {
-    throw argumentError('range', 'ERR_INVALID_ARG_VALUE', `version must be 'v1', 'v2' or 'hybrid', got ${String(version)}`)
+    throw argumentError(
+      'range',
+      'ERR_INVALID_ARG_VALUE',
+      `version must be 'v1', 'v2' or 'hybrid', got ${String(version)}`,
+    )
   }
   const absolute = resolve(path)
   try {

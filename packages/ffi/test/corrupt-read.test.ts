@@ -18,11 +18,16 @@ it('corrupt data on a hash read: the piece fails verification, is fetched again,
     return { disk, session: jsSession(disk) }
   })()
   try {
-    const torrent = await makeTorrent(join(dir.path, 'source'), 'corrupt', [{ path: 'corrupt', length: 600_000 }], {
-      pieceLength: 32768,
-      version: 'v1',
-      seed: 11,
-    })
+    const torrent = await makeTorrent(
+      join(dir.path, 'source'),
+      'corrupt',
+      [{ path: 'corrupt', length: 600_000 }],
+      {
+        pieceLength: 32768,
+        version: 'v1',
+        seed: 11,
+      },
+    )
     const stream = await flatStream(torrent)
     const badPiece = 4
     const pieces = new Map<number, Buffer>()
@@ -32,7 +37,11 @@ it('corrupt data on a hash read: the piece fails verification, is fetched again,
       pieces.set(piece, data)
     }
     session.disk.torrents.set(torrent.info.infoHash, pieces)
-    const goodSeeder = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: join(dir.path, 'source'), role: 'seed' })
+    const goodSeeder = await startLibtorrentPeer({
+      torrent: torrent.bytes,
+      savePath: join(dir.path, 'source'),
+      role: 'seed',
+    })
     const alerts: Alert[] = []
     session.session.on('alert', (alert) => alerts.push(alert))
     const { infoHash } = session.session.addTorrent({
@@ -47,18 +56,27 @@ it('corrupt data on a hash read: the piece fails verification, is fetched again,
       connect: [`127.0.0.1:${session.session.listenPort()}`],
     })
     await leecher.done(45_000)
-    expect(await compareTrees(join(dir.path, 'source', 'corrupt'), join(dir.path, 'leecher', 'corrupt'))).toEqual([])
+    expect(
+      await compareTrees(join(dir.path, 'source', 'corrupt'), join(dir.path, 'leecher', 'corrupt')),
+    ).toEqual([])
     const bad = () => alerts.findIndex((alert) => alert.type === 'piece_finished' && alert.piece === badPiece)
     const deadline = Date.now() + 30_000
     while (bad() < 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
     // The verification failure sent the torrent back to checking; the recheck did not find the
     // bad piece, so it was downloaded again (its piece_finished comes after the check ended).
-    const recheck = alerts.findIndex((alert) => alert.type === 'state_changed' && alert.state === 'checking_files')
+    const recheck = alerts.findIndex(
+      (alert) => alert.type === 'state_changed' && alert.state === 'checking_files',
+    )
     const checked = alerts.findLastIndex((alert) => alert.type === 'torrent_checked')
     expect(recheck).toBeGreaterThan(-1)
     expect(bad()).toBeGreaterThan(checked)
     await session.session.diskIdle()
-    expect(session.disk.torrents.get(infoHash)?.get(badPiece)?.equals(pieceOf(stream, torrent.info, badPiece))).toBe(true)
+    expect(
+      session.disk.torrents
+        .get(infoHash)
+        ?.get(badPiece)
+        ?.equals(pieceOf(stream, torrent.info, badPiece)),
+    ).toBe(true)
     await Promise.all([leecher.stop(), goodSeeder.stop()])
   } finally {
     await session.session.close()

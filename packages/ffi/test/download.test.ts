@@ -25,7 +25,9 @@ describe('download into a JavaScript backend', () => {
       const dir = await tempDir(`download-${version}`)
       try {
         const torrent = await makeTorrent(dir.path, 'album', files, { pieceLength: 65536, version, seed: 7 })
-        const payload = torrent.info.files.filter((file) => !file.pad).reduce((sum, file) => sum + file.length, 0)
+        const payload = torrent.info.files
+          .filter((file) => !file.pad)
+          .reduce((sum, file) => sum + file.length, 0)
         expect(payload % torrent.info.pieceLength).not.toBe(0)
         const seeder = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: dir.path, role: 'seed' })
         const disk = new MemoryDiskIo()
@@ -36,9 +38,12 @@ describe('download into a JavaScript backend', () => {
           peers: [`127.0.0.1:${seeder.port}`],
         })
         expect(added.infoHash).toBe(torrent.info.infoHash)
-        await session.waitForAlert((alert) => alert.type === 'torrent_finished' && alert.infoHash === added.infoHash, {
-          timeout: 45_000,
-        })
+        await session.waitForAlert(
+          (alert) => alert.type === 'torrent_finished' && alert.infoHash === added.infoHash,
+          {
+            timeout: 45_000,
+          },
+        )
         await session.diskIdle()
         const expected = await flatStream(torrent)
         const stored = disk.contents(added.infoHash, torrent.info.length, torrent.info.pieceLength)
@@ -56,7 +61,11 @@ describe('download into a JavaScript backend', () => {
   it('magnet link: metadata from the peer, then the data', async () => {
     const dir = await tempDir('magnet')
     try {
-      const torrent = await makeTorrent(dir.path, 'magnet-album', files, { pieceLength: 32768, version: 'v1', seed: 9 })
+      const torrent = await makeTorrent(dir.path, 'magnet-album', files, {
+        pieceLength: 32768,
+        version: 'v1',
+        seed: 9,
+      })
       const seeder = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: dir.path, role: 'seed' })
       const disk = new MemoryDiskIo()
       session = jsSession(disk)
@@ -65,12 +74,18 @@ describe('download into a JavaScript backend', () => {
         savePath: '/nonexistent',
         peers: [`127.0.0.1:${seeder.port}`],
       })
-      await session.waitForAlert((alert) => alert.type === 'metadata_received' && alert.infoHash === added.infoHash, {
-        timeout: 30_000,
-      })
-      await session.waitForAlert((alert) => alert.type === 'torrent_finished' && alert.infoHash === added.infoHash, {
-        timeout: 45_000,
-      })
+      await session.waitForAlert(
+        (alert) => alert.type === 'metadata_received' && alert.infoHash === added.infoHash,
+        {
+          timeout: 30_000,
+        },
+      )
+      await session.waitForAlert(
+        (alert) => alert.type === 'torrent_finished' && alert.infoHash === added.infoHash,
+        {
+          timeout: 45_000,
+        },
+      )
       await session.diskIdle()
       const stored = disk.contents(added.infoHash, torrent.info.length, torrent.info.pieceLength)
       expect(stored.equals(await flatStream(torrent))).toBe(true)

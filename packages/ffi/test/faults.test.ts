@@ -15,7 +15,10 @@ afterAll(() => killAllChildren())
 
 async function seededTorrent(name: string) {
   const dir = await tempDir(name)
-  const torrent = await makeTorrent(dir.path, name, [{ path: 'data.bin', length: 1_000_000 }], { pieceLength: 32768, version: 'v1' })
+  const torrent = await makeTorrent(dir.path, name, [{ path: 'data.bin', length: 1_000_000 }], {
+    pieceLength: 32768,
+    version: 'v1',
+  })
   const seeder = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: dir.path, role: 'seed' })
   return { dir, torrent, seeder }
 }
@@ -33,10 +36,16 @@ describe('storage faults', () => {
           MemoryDiskIo.prototype.writePiece.call(disk, job)
         }
         session = jsSession(disk)
-        const { infoHash } = session.addTorrent({ torrent: torrent.bytes, peers: [`127.0.0.1:${seeder.port}`] })
-        const alert: Alert = await session.waitForAlert((a) => a.type === 'file_error' && a.infoHash === infoHash, {
-          timeout: 30_000,
+        const { infoHash } = session.addTorrent({
+          torrent: torrent.bytes,
+          peers: [`127.0.0.1:${seeder.port}`],
         })
+        const alert: Alert = await session.waitForAlert(
+          (a) => a.type === 'file_error' && a.infoHash === infoHash,
+          {
+            timeout: 30_000,
+          },
+        )
         expect(alert.error?.value).toBe(constants.errno[code])
         expect(alert.operation).toBe('file_write')
         const status = session.status(infoHash)
@@ -51,7 +60,9 @@ describe('storage faults', () => {
         disk.writePiece = MemoryDiskIo.prototype.writePiece.bind(disk)
         session.resume(infoHash)
         session.connectPeer(infoHash, `127.0.0.1:${seeder.port}`)
-        await session.waitForAlert((a) => a.type === 'torrent_finished' && a.infoHash === infoHash, { timeout: 30_000 })
+        await session.waitForAlert((a) => a.type === 'torrent_finished' && a.infoHash === infoHash, {
+          timeout: 30_000,
+        })
         expect(session.status(infoHash).error).toBeUndefined()
         await seeder.stop()
       } finally {
@@ -101,7 +112,8 @@ describe('storage faults', () => {
       session = jsSession(disk)
       session.addTorrent({ torrent: torrent.bytes, peers: [`127.0.0.1:${seeder.port}`] })
       const deadline = Date.now() + 20_000
-      while (late.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      while (late.length === 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50))
       await session.close()
       for (const answer of late) answer()
       await new Promise((resolve) => setTimeout(resolve, 100))

@@ -4,7 +4,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTorrent as createTestTorrent, type FileSpec, generateFiles } from '@chunktorrent/test-peers'
-import { type DiskIo, parseTorrent, Session, SessionParams, type Settings, type TorrentInfo } from '../src/index.ts'
+import {
+  type DiskIo,
+  parseTorrent,
+  Session,
+  SessionParams,
+  type Settings,
+  type TorrentInfo,
+} from '../src/index.ts'
 
 /** Loopback only, no DHT/LSD/UPnP/NAT-PMP, TCP only, quick reconnects. */
 export const loopbackSettings: Settings = {
@@ -47,8 +54,16 @@ export async function makeTorrent(
   options: { pieceLength: number; version: 'v1' | 'v2' | 'hybrid'; seed?: number },
 ): Promise<TestTorrent> {
   const single = files.length === 1 && files[0]?.path === name
-  await generateFiles(root, files.map((file) => ({ ...file, path: single ? file.path : `${name}/${file.path}` })), options.seed ?? 1)
-  const bytes = await createTestTorrent({ path: join(root, name), pieceLength: options.pieceLength, version: options.version })
+  await generateFiles(
+    root,
+    files.map((file) => ({ ...file, path: single ? file.path : `${name}/${file.path}` })),
+    options.seed ?? 1,
+  )
+  const bytes = await createTestTorrent({
+    path: join(root, name),
+    pieceLength: options.pieceLength,
+    version: options.version,
+  })
   return { root, bytes, info: parseTorrent(bytes) }
 }
 

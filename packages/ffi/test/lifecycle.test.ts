@@ -38,7 +38,10 @@ afterAll(async () => {
   await dir?.remove()
 })
 
-function runChild(mode: string, nodeArgs: string[] = []): Promise<{ code: number | null; signal: string | null; output: string; ms: number }> {
+function runChild(
+  mode: string,
+  nodeArgs: string[] = [],
+): Promise<{ code: number | null; signal: string | null; output: string; ms: number }> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [...nodeArgs, child, mode, torrentPath, String(seederPort)], {

@@ -1,7 +1,12 @@
 // Seeding from the JavaScript backend to independent leechers (python3-libtorrent and aria2c):
 // every byte they receive comes from DiskIo.readPiece, and their files equal the source.
 import { join } from 'node:path'
-import { compareTrees, killAllChildren, startAria2Leecher, startLibtorrentPeer } from '@chunktorrent/test-peers'
+import {
+  compareTrees,
+  killAllChildren,
+  startAria2Leecher,
+  startLibtorrentPeer,
+} from '@chunktorrent/test-peers'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { MemoryDiskIo, type Session } from '../src/index.ts'
 import { flatStream, jsSession, makeTorrent, pieceOf, type TestTorrent, tempDir } from './helpers.ts'
@@ -14,11 +19,14 @@ afterEach(async () => {
 afterAll(() => killAllChildren())
 
 /** A MemoryDiskIo already holding every piece, and a session seeding from it. */
-async function seedFromMemory(torrent: TestTorrent): Promise<{ session: Session; disk: MemoryDiskIo; reads: () => number }> {
+async function seedFromMemory(
+  torrent: TestTorrent,
+): Promise<{ session: Session; disk: MemoryDiskIo; reads: () => number }> {
   const stream = await flatStream(torrent)
   const disk = new MemoryDiskIo()
   const pieces = new Map<number, Buffer>()
-  for (let piece = 0; piece < torrent.info.pieceCount; piece++) pieces.set(piece, Buffer.from(pieceOf(stream, torrent.info, piece)))
+  for (let piece = 0; piece < torrent.info.pieceCount; piece++)
+    pieces.set(piece, Buffer.from(pieceOf(stream, torrent.info, piece)))
   disk.torrents.set(torrent.info.infoHash, pieces)
   let reads = 0
   const readPiece = disk.readPiece.bind(disk)
@@ -32,7 +40,9 @@ async function seedFromMemory(torrent: TestTorrent): Promise<{ session: Session;
     savePath: '/nonexistent',
     havePieces: Array.from({ length: torrent.info.pieceCount }, (_, index) => index),
   })
-  await seeding.waitForAlert((alert) => alert.type === 'torrent_checked', { timeout: 10_000 }).catch(() => undefined)
+  await seeding
+    .waitForAlert((alert) => alert.type === 'torrent_checked', { timeout: 10_000 })
+    .catch(() => undefined)
   return { session: seeding, disk, reads: () => reads }
 }
 
@@ -40,10 +50,15 @@ describe('seeding from a JavaScript backend', () => {
   it('a python3-libtorrent leecher gets identical files', async () => {
     const dir = await tempDir('seed-lt')
     try {
-      const torrent = await makeTorrent(join(dir.path, 'source'), 'collection', [
-        { path: 'one.bin', length: 1_500_000 },
-        { path: 'two.bin', length: 333_333 },
-      ], { pieceLength: 65536, version: 'hybrid', seed: 3 })
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'collection',
+        [
+          { path: 'one.bin', length: 1_500_000 },
+          { path: 'two.bin', length: 333_333 },
+        ],
+        { pieceLength: 65536, version: 'hybrid', seed: 3 },
+      )
       const seeded = await seedFromMemory(torrent)
       session = seeded.session
       expect(session.status(torrent.info.infoHash).seeding).toBe(true)
@@ -54,7 +69,10 @@ describe('seeding from a JavaScript backend', () => {
         connect: [`127.0.0.1:${session.listenPort()}`],
       })
       await leecher.done(45_000)
-      const differences = await compareTrees(join(dir.path, 'source', 'collection'), join(dir.path, 'leecher', 'collection'))
+      const differences = await compareTrees(
+        join(dir.path, 'source', 'collection'),
+        join(dir.path, 'leecher', 'collection'),
+      )
       expect(differences).toEqual([])
       expect(seeded.reads()).toBeGreaterThan(0)
       expect(seeded.reads()).toBeLessThanOrEqual(torrent.info.pieceCount)
@@ -67,17 +85,25 @@ describe('seeding from a JavaScript backend', () => {
   it('an aria2c leecher gets an identical file', async () => {
     const dir = await tempDir('seed-aria2')
     try {
-      const torrent = await makeTorrent(join(dir.path, 'source'), 'single.bin', [{ path: 'single.bin', length: 2_000_001 }], {
-        pieceLength: 32768,
-        version: 'v1',
-        seed: 4,
-      })
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'single.bin',
+        [{ path: 'single.bin', length: 2_000_001 }],
+        {
+          pieceLength: 32768,
+          version: 'v1',
+          seed: 4,
+        },
+      )
       const seeded = await seedFromMemory(torrent)
       session = seeded.session
       const leecher = await startAria2Leecher({ torrent: torrent.bytes, savePath: join(dir.path, 'aria2') })
       session.connectPeer(torrent.info.infoHash, `127.0.0.1:${leecher.port}`)
       await leecher.done(45_000)
-      const differences = await compareTrees(join(dir.path, 'source', 'single.bin'), join(dir.path, 'aria2', 'single.bin'))
+      const differences = await compareTrees(
+        join(dir.path, 'source', 'single.bin'),
+        join(dir.path, 'aria2', 'single.bin'),
+      )
       expect(differences).toEqual([])
       expect(seeded.reads()).toBeGreaterThan(0)
       await leecher.stop()
