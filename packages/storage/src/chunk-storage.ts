@@ -55,6 +55,8 @@ export interface RecoveryReport {
 const DEFAULT_OPEN_FILE_LIMIT = 64
 /** Datasyncs at once: all of libuv's thread pool but one thread, kept for piece writes and reads. */
 const SYNC_PARALLELISM = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
+/** Background fsyncs of the chunks directory, at most one per this many milliseconds. */
+const DIRECTORY_SYNC_DELAY_MS = 25
 /** A group commit waits for in-flight piece writes at most this long, */
 const COMMIT_DELAY_MS = 100
 /** or until this many bytes of pieces wait for it. */
@@ -215,6 +217,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #directorySyncedSequence = 0
   #directorySyncing: Promise<void> | undefined
   #directorySyncingSequence = 0
+  #directorySyncTimer: NodeJS.Timeout | undefined
   #localChunks: number
   #localBytes: number
   #torrentCount: number
@@ -527,6 +530,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.#closing = (async () => {
       await Promise.all([...this.#open.values()].map((state) => this.#closeTorrent(state, false)))
       while (this.#committing) await new Promise((resolve) => setImmediate(resolve))
+      clearTimeout(this.#directorySyncTimer)
+      this.#directorySyncTimer = undefined
       while (this.#backgroundSyncs.size > 0) await Promise.all([...this.#backgroundSyncs])
       if (this.#eviction !== undefined) await this.#eviction
       await this.#files.closeAll(false)
@@ -752,9 +757,21 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.#accessTimes.set(record.id, Date.now())
   }
 
-  /** A chunk file was created: its directory entry is synced in the background from now on. */
+  /**
+   * A chunk file was created: its directory entry is synced in the background soon (at most one
+   * background directory fsync per DIRECTORY_SYNC_DELAY_MS; a commit that needs it sooner runs it).
+   */
   #fileCreated(): void {
     this.#directorySequence++
+    if (this.#directorySyncTimer !== undefined) return
+    this.#directorySyncTimer = setTimeout(() => {
+      this.#directorySyncTimer = undefined
+      this.#backgroundDirectorySync()
+    }, DIRECTORY_SYNC_DELAY_MS)
+    this.#directorySyncTimer.unref()
+  }
+
+  #backgroundDirectorySync(): void {
     const background = this.#ensureDirectorySynced(this.#directorySequence).catch(() => {})
     this.#backgroundSyncs.add(background)
     background.finally(() => this.#backgroundSyncs.delete(background))
