@@ -13,7 +13,8 @@
 //
 // Environment: BENCH_BYTES (payload per piece size), BENCH_PIECE_LENGTHS (bytes, comma separated;
 // default 262144,4194304), BENCH_CONCURRENCY (writes or reads in flight, default 8), BENCH_ROUNDS
-// (default 3), BENCH_DIR (default .tmp/bench-storage).
+// (default 3), BENCH_DIR (default .tmp/bench-storage), BENCH_UV_THREADPOOL_SIZES (comma separated
+// libuv thread pool sizes to run every phase with; default: the environment's, else 4).
 
 import { execFile } from 'node:child_process'
 import { createCipheriv } from 'node:crypto'
@@ -22,14 +23,15 @@ import { join, resolve } from 'node:path'
 import { ChunkStorage } from '../packages/storage/src/index.ts'
 
 const MiB = 1_048_576
-const { BENCH_BYTES, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_PIECE_LENGTHS, BENCH_DIR, UV_THREADPOOL_SIZE } =
-  process.env
+const { BENCH_BYTES, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_PIECE_LENGTHS, BENCH_DIR } = process.env
+const { BENCH_UV_THREADPOOL_SIZES, UV_THREADPOOL_SIZE } = process.env
 const payload = Number(BENCH_BYTES ?? 1_073_741_824)
 const concurrency = Number(BENCH_CONCURRENCY ?? 8)
 const rounds = Number(BENCH_ROUNDS ?? 3)
 const pieceLengths = (BENCH_PIECE_LENGTHS ?? `${256 * 1024},${4 * MiB}`).split(',').map(Number)
 const root = resolve(BENCH_DIR ?? join(import.meta.dirname, '..', '.tmp', 'bench-storage'))
 const targets = { writeRatio: 0.8, readRatio: 0.8, diskRatio: 1.01, peakRssMB: 200 }
+const poolSizes = (BENCH_UV_THREADPOOL_SIZES ?? UV_THREADPOOL_SIZE ?? '4').split(',').map(Number)
 
 type Phase = 'fs-write' | 'store-write' | 'fs-read' | 'store-read'
 interface PhaseResult {
@@ -130,12 +132,17 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
   return { milliseconds, peakRssMB: peak(), checksum, mismatches }
 }
 
-function inChild(phase: Phase, pieceLength: number, directory: string): Promise<PhaseResult> {
+function inChild(
+  phase: Phase,
+  pieceLength: number,
+  directory: string,
+  poolSize: number,
+): Promise<PhaseResult> {
   return new Promise((resolvePhase, reject) => {
     execFile(
       process.execPath,
       [import.meta.filename, '--phase', phase, String(pieceLength), directory],
-      { maxBuffer: 1 << 20 },
+      { maxBuffer: 1 << 20, env: { ...process.env, UV_THREADPOOL_SIZE: String(poolSize) } },
       (error, stdout, stderr) => {
         if (error !== null) reject(new Error(`${phase} failed: ${stderr || error.message}`))
         else resolvePhase(JSON.parse(stdout.trim().split('\n').pop()!) as PhaseResult)
@@ -160,7 +167,7 @@ async function diskBytes(path: string): Promise<{ allocated: number; apparent: n
 const megabytesPerSecond = (milliseconds: number) => payload / 1e6 / (milliseconds / 1000)
 const round = (value: number, digits = 3) => Number(value.toFixed(digits))
 
-async function benchOne(pieceLength: number) {
+async function benchOne(pieceLength: number, poolSize: number) {
   const directory = join(root, `pieces-${pieceLength}`)
   const best = {
     fsWritten: Infinity,
@@ -188,7 +195,7 @@ async function benchOne(pieceLength: number) {
           ]
     const results = new Map<Phase, PhaseResult>()
     for (const phase of order.flat()) {
-      const result = await inChild(phase, pieceLength, directory)
+      const result = await inChild(phase, pieceLength, directory, poolSize)
       results.set(phase, result)
       peakRss[phase] = Math.max(peakRss[phase], result.peakRssMB)
     }
@@ -208,6 +215,7 @@ async function benchOne(pieceLength: number) {
   await rm(directory, { recursive: true, force: true })
   return {
     pieceLength,
+    uvThreadpoolSize: poolSize,
     pieces: Math.ceil(payload / pieceLength),
     payloadBytes: payload,
     fsWriteMBps: round(megabytesPerSecond(best.fsWrite), 1),
@@ -235,35 +243,46 @@ if (process.argv[2] === '--phase') {
     throw new RangeError('BENCH_BYTES must be a positive integer')
   await mkdir(root, { recursive: true })
   const results = []
-  for (const pieceLength of pieceLengths) {
-    const result = await benchOne(pieceLength)
-    results.push(result)
-    console.log(
-      `${(pieceLength / 1024).toString().padStart(5)} KiB pieces x ${result.pieces}: ` +
-        `write ${result.storeWriteMBps} MB/s vs fs ${result.fsWriteMBps} MB/s (fsync at the end; ` +
-        `${result.fsWriteNoSyncMBps} without) = ${result.writeRatio}; ` +
-        `read ${result.storeReadMBps} MB/s vs fs ${result.fsReadMBps} MB/s = ${result.readRatio}; ` +
-        `disk ${result.diskRatio} x payload; peak RSS store ${result.peakRssMB['store-write']}/${result.peakRssMB['store-read']} MB` +
-        (result.mismatches > 0 ? `; ${result.mismatches} MISMATCHES` : ''),
-    )
+  for (const poolSize of poolSizes) {
+    for (const pieceLength of pieceLengths) {
+      const result = await benchOne(pieceLength, poolSize)
+      results.push(result)
+      console.log(
+        `${(pieceLength / 1024).toString().padStart(5)} KiB pieces x ${result.pieces}, ${poolSize} libuv threads: ` +
+          `write ${result.storeWriteMBps} MB/s vs fs ${result.fsWriteMBps} MB/s (fsync at the end; ` +
+          `${result.fsWriteNoSyncMBps} without) = ${result.writeRatio}; ` +
+          `read ${result.storeReadMBps} MB/s vs fs ${result.fsReadMBps} MB/s = ${result.readRatio}; ` +
+          `disk ${result.diskRatio} x payload; peak RSS store ${result.peakRssMB['store-write']}/${result.peakRssMB['store-read']} MB` +
+          (result.mismatches > 0 ? `; ${result.mismatches} MISMATCHES` : ''),
+      )
+    }
   }
   await rm(root, { recursive: true, force: true })
   const storePeakRssMB = Math.max(
     ...results.flatMap((result) => [result.peakRssMB['store-write'], result.peakRssMB['store-read']]),
   )
-  const meets = {
-    writeRatio: results.every((result) => result.writeRatio >= targets.writeRatio),
-    readRatio: results.every((result) => result.readRatio >= targets.readRatio),
-    diskRatio: results.every((result) => result.diskRatio <= targets.diskRatio),
-    peakRssMB: storePeakRssMB < targets.peakRssMB,
-    correct: results.every((result) => result.mismatches === 0),
+  const meetsFor = (poolSize: number) => {
+    const subset = results.filter((result) => result.uvThreadpoolSize === poolSize)
+    const peak = Math.max(
+      ...subset.flatMap((result) => [result.peakRssMB['store-write'], result.peakRssMB['store-read']]),
+    )
+    return {
+      writeRatio: subset.every((result) => result.writeRatio >= targets.writeRatio),
+      readRatio: subset.every((result) => result.readRatio >= targets.readRatio),
+      diskRatio: subset.every((result) => result.diskRatio <= targets.diskRatio),
+      peakRssMB: peak < targets.peakRssMB,
+      correct: subset.every((result) => result.mismatches === 0),
+    }
   }
-  console.log(
-    `store peak RSS ${storePeakRssMB} MB; targets: ` +
-      Object.entries(meets)
-        .map(([name, met]) => `${name} ${met ? 'met' : 'NOT met'}`)
-        .join(', '),
-  )
+  const meets = Object.fromEntries(poolSizes.map((poolSize) => [poolSize, meetsFor(poolSize)]))
+  for (const [poolSize, met] of Object.entries(meets)) {
+    console.log(
+      `${poolSize} libuv threads, targets: ` +
+        Object.entries(met)
+          .map(([name, ok]) => `${name} ${ok ? 'met' : 'NOT met'}`)
+          .join(', '),
+    )
+  }
   console.log(
     JSON.stringify({
       bench: 'storage',
@@ -271,7 +290,7 @@ if (process.argv[2] === '--phase') {
       concurrency,
       rounds,
       node: process.version,
-      uvThreadpoolSize: Number(UV_THREADPOOL_SIZE) || 4,
+      uvThreadpoolSizes: poolSizes,
       results,
       storePeakRssMB,
       targets,
