@@ -8,6 +8,11 @@
 // contract says to copy, but today's native code keeps the piece alive for as long as that
 // Buffer lives, so this shows what a zero-copy store would gain.
 //
+// Settings: both leechers start from libtorrent's defaults with loopback-only networking (no
+// DHT/LSD/UPnP/NAT-PMP, TCP only; the ffi tests' settings for a, test-peers' for b); (a) also has
+// @chunktorrent/ffi's defaultSettings (max_queued_disk_bytes 32 MiB, a large alert queue). The
+// seeder uses high_performance_seed(). Data and b's download live on tmpfs (/dev/shm).
+//
 //   pnpm bench:ffi                         full run (1 GiB x 3 runs of each variant)
 //   BENCH_BYTES=64M BENCH_RUNS=1 pnpm bench:ffi
 //   BENCH_VARIANTS=js-memory,libtorrent    which variants, in this order (default
@@ -111,6 +116,8 @@ interface LeechResult {
   cpuSeconds: number
   userSeconds: number
   systemSeconds: number
+  /** Minor page faults of the process over `seconds`. */
+  minorFaults: number
   /** Per-thread CPU over `seconds`, busiest first. */
   threads: ThreadCpu[]
   /** /proc/self/status when the download finished. */
@@ -119,6 +126,8 @@ interface LeechResult {
   heldBytes: number
   bridge: BridgeStats
   memoryUsage: NodeJS.MemoryUsage
+  /** The session's effective max_queued_disk_bytes and any BENCH_LT_SETTINGS, as libtorrent reports them. */
+  settings: Record<string, string | number | boolean>
 }
 
 /** A DiskIo that keeps nothing: counts what it is given and answers every read with "not stored". */
@@ -201,6 +210,9 @@ async function leechChild(argv: string[]): Promise<void> {
     throw new Error(`null DiskIo was given ${disk.writtenBytes} of ${info.length} bytes`)
   }
   const memoryUsage = process.memoryUsage()
+  const settings = Object.fromEntries(
+    ['max_queued_disk_bytes', ...Object.keys(spec.settings)].map((name) => [name, session.getSetting(name)]),
+  )
   await session.close()
   printResult({
     seconds: (finished - started) / 1000,
@@ -209,11 +221,13 @@ async function leechChild(argv: string[]): Promise<void> {
     cpuSeconds: atFinish.cpuSeconds - before.cpuSeconds,
     userSeconds: atFinish.userSeconds - before.userSeconds,
     systemSeconds: atFinish.systemSeconds - before.systemSeconds,
+    minorFaults: atFinish.minorFaults - before.minorFaults,
     threads: threads.slice(0, 8),
     atFinish,
     heldBytes,
     bridge,
     memoryUsage,
+    settings,
   } satisfies LeechResult)
   process.exit(0)
 }
@@ -228,6 +242,8 @@ interface RunFigures {
   cpuSeconds: number
   /** The leecher's first thread (Node: the JavaScript thread; python: the alert loop). */
   mainThreadCpuSeconds: number
+  /** Minor page faults of the leecher over the same span (first touches of new memory). */
+  minorFaults: number
   /** The seeder's CPU over the run: both share the machine's cores. */
   seederCpuSeconds: number
   /** max(VmHWM, sampled VmRSS) of the leecher. */
@@ -242,6 +258,7 @@ interface RunFigures {
   rssAnonBeyondPayloadBytes: number
   threads: ThreadCpu[]
   bridge?: BridgeStats
+  settings?: LeechResult['settings']
 }
 
 function log(line: string): void {
@@ -290,6 +307,11 @@ async function main(): Promise<void> {
     })
     const torrentPath = join(scratch.path, 'ffi-bench.torrent')
     writeFileSync(torrentPath, torrent)
+    log(
+      'leechers: libtorrent defaults + loopback-only settings; a also ffi defaultSettings ' +
+        `(max_queued_disk_bytes etc.)${Object.keys(extraSettings).length ? ` + ${JSON.stringify(extraSettings)}` : ''}; ` +
+        'seeder: high_performance_seed()',
+    )
     log(`data and torrent made in ${((performance.now() - stepStarted) / 1000).toFixed(1)} s`)
 
     stepStarted = performance.now()
@@ -334,6 +356,7 @@ async function main(): Promise<void> {
         seconds: result.seconds,
         mbps: result.payloadBytes / MB / result.seconds,
         cpuSeconds: result.cpuSeconds,
+        minorFaults: result.minorFaults,
         mainThreadCpuSeconds: result.threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
         seederCpuSeconds: seederCpu() - seederBefore,
         peakRssBytes: Math.max(peaks.peakRssBytes, result.atFinish.peakRssBytes),
@@ -343,6 +366,7 @@ async function main(): Promise<void> {
         rssAnonBeyondPayloadBytes: peakRssAnonBytes - result.heldBytes,
         threads: result.threads,
         bridge: result.bridge,
+        settings: result.settings,
       }
     }
 
@@ -376,6 +400,7 @@ async function main(): Promise<void> {
           seconds: done.seconds,
           mbps: bytes / MB / done.seconds,
           cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+          minorFaults: after.minorFaults - before.minorFaults,
           mainThreadCpuSeconds: threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
           seederCpuSeconds: seederCpu() - seederBefore,
           peakRssBytes: Math.max(peaks.peakRssBytes, after.peakRssBytes),
@@ -424,6 +449,7 @@ function summaries(runs: readonly RunFigures[]) {
     seconds: field((run) => run.seconds),
     cpuSeconds: field((run) => run.cpuSeconds),
     mainThreadCpuSeconds: field((run) => run.mainThreadCpuSeconds),
+    minorFaults: field((run) => run.minorFaults),
     seederCpuSeconds: field((run) => run.seederCpuSeconds),
     peakRssBytes: field((run) => run.peakRssBytes),
     peakRssAnonBytes: field((run) => run.peakRssAnonBytes),
@@ -476,6 +502,7 @@ function report(
       formatSummary(s.seconds, seconds),
       formatSummary(s.cpuSeconds, seconds),
       formatSummary(s.mainThreadCpuSeconds, seconds),
+      formatSummary(s.minorFaults, (value) => (value / 1000).toFixed(0)),
       formatSummary(s.seederCpuSeconds, seconds),
       formatSummary(s.peakRssBytes, mb),
       formatSummary(s.peakRssAnonBytes, mb),
@@ -494,6 +521,7 @@ function report(
         'seconds',
         'CPU s',
         'main-thread CPU s',
+        'minor faults k',
         'seeder CPU s',
         'peak RSS MB',
         'peak RssAnon MB',
@@ -594,6 +622,7 @@ function report(
             ...(bridge && {
               bridge: Object.fromEntries(Object.entries(bridge).map(([key, value]) => [key, value.median])),
             }),
+            ...(results[variant][0]?.settings && { settings: results[variant][0].settings }),
           },
         ]
       }),

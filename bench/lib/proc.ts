@@ -35,6 +35,9 @@ export interface ProcSnapshot {
   systemSeconds: number
   /** User + system time of all threads. */
   cpuSeconds: number
+  /** Page faults served without I/O (first touch of new memory, mapping cached pages). */
+  minorFaults: number
+  majorFaults: number
   threads: number
 }
 
@@ -43,19 +46,32 @@ function kb(status: string, field: string): number {
   return match ? Number(match[1]) * 1024 : 0
 }
 
-/** utime and stime (seconds) from a /proc/.../stat line. */
-function statTimes(stat: string): { user: number; system: number; name: string } {
+/** Times (seconds), fault counts and the name from a /proc/.../stat line. */
+function parseStat(stat: string): {
+  user: number
+  system: number
+  minflt: number
+  majflt: number
+  name: string
+} {
   const open = stat.indexOf('(')
   const close = stat.lastIndexOf(')')
+  // Fields after the name, which is in parentheses and may contain spaces: fields[0] is field 3.
   const fields = stat.slice(close + 2).split(' ')
   const hz = clockTicks()
-  return { user: Number(fields[11]) / hz, system: Number(fields[12]) / hz, name: stat.slice(open + 1, close) }
+  return {
+    minflt: Number(fields[7]), // field 10
+    majflt: Number(fields[9]), // field 12
+    user: Number(fields[11]) / hz, // field 14
+    system: Number(fields[12]) / hz, // field 15
+    name: stat.slice(open + 1, close),
+  }
 }
 
 /** The process's figures now. Throws if it has exited. */
 export function readProc(pid: Pid = 'self'): ProcSnapshot {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const times = statTimes(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  const times = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))
   const threads = /^Threads:\s+(\d+)/m.exec(status)
   return {
     rssBytes: kb(status, 'VmRSS'),
@@ -66,6 +82,8 @@ export function readProc(pid: Pid = 'self'): ProcSnapshot {
     userSeconds: times.user,
     systemSeconds: times.system,
     cpuSeconds: times.user + times.system,
+    minorFaults: times.minflt,
+    majorFaults: times.majflt,
     threads: threads ? Number(threads[1]) : 0,
   }
 }
@@ -79,6 +97,7 @@ export interface ThreadCpu {
   userSeconds: number
   systemSeconds: number
   cpuSeconds: number
+  minorFaults: number
 }
 
 /** CPU time of every live thread of the process. */
@@ -93,7 +112,7 @@ export function threadCpu(pid: Pid = 'self'): ThreadCpu[] {
   }
   for (const tid of tids) {
     try {
-      const times = statTimes(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))
+      const times = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))
       out.push({
         tid: Number(tid),
         name: times.name,
@@ -101,6 +120,7 @@ export function threadCpu(pid: Pid = 'self'): ThreadCpu[] {
         userSeconds: times.user,
         systemSeconds: times.system,
         cpuSeconds: times.user + times.system,
+        minorFaults: times.minflt,
       })
     } catch {
       // the thread ended meanwhile
@@ -120,21 +140,25 @@ export function threadCpuDelta(before: readonly ThreadCpu[], after: readonly Thr
       const earlier = start.get(thread.tid)
       const userSeconds = thread.userSeconds - (earlier?.userSeconds ?? 0)
       const systemSeconds = thread.systemSeconds - (earlier?.systemSeconds ?? 0)
-      return { ...thread, userSeconds, systemSeconds, cpuSeconds: userSeconds + systemSeconds }
+      const minorFaults = thread.minorFaults - (earlier?.minorFaults ?? 0)
+      return { ...thread, userSeconds, systemSeconds, cpuSeconds: userSeconds + systemSeconds, minorFaults }
     })
     .sort((a, b) => b.cpuSeconds - a.cpuSeconds)
 }
 
 /**
- * "main 3.10s, node/1235 1.20s, libuv-worker/1240 0.01s": threads using at least `minSeconds`,
- * busiest first; the first thread is "main", others are name/tid (threads often share a name).
+ * "main 3.10s/262k faults, node/1235 1.20s, …": threads using at least `minSeconds`, busiest
+ * first; the first thread is "main", others name/tid (threads often share a name); minor page
+ * faults shown from 1,000 up.
  */
 export function describeThreads(threads: readonly ThreadCpu[], minSeconds = 0.05): string {
   return threads
     .filter((thread) => thread.cpuSeconds >= minSeconds)
-    .map(
-      (thread) => `${thread.main ? 'main' : `${thread.name}/${thread.tid}`} ${thread.cpuSeconds.toFixed(2)}s`,
-    )
+    .map((thread) => {
+      const name = thread.main ? 'main' : `${thread.name}/${thread.tid}`
+      const faults = thread.minorFaults >= 1000 ? `/${(thread.minorFaults / 1000).toFixed(0)}k faults` : ''
+      return `${name} ${thread.cpuSeconds.toFixed(2)}s${faults}`
+    })
     .join(', ')
 }
 
