@@ -11,7 +11,8 @@ export class MemoryDiskIo implements DiskIo {
   }
 
   writePiece(job: WritePieceJob): void {
-    this.#pieces(job.storage).set(job.piece, Buffer.from(job.data))
+    // The piece's native memory is immutable and lives as long as this Buffer: no copy needed.
+    this.#pieces(job.storage).set(job.piece, job.data)
   }
 
   readPiece(job: ReadPieceJob): Buffer | null {

@@ -176,7 +176,10 @@ interface JobBase {
 export interface WritePieceJob extends JobBase {
   type: 'write'
   piece: number
-  /** The whole piece, complete. Valid until the returned promise settles; copy to keep it. */
+  /**
+   * The whole piece, complete. Immutable, and valid for as long as you hold it: a backend that
+   * keeps pieces in memory may keep this Buffer itself instead of copying it.
+   */
   data: Buffer
   readonly slices: FileSlice[]
 }

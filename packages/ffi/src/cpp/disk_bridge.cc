@@ -15,6 +15,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <new>
+
+#include <sys/mman.h>
 
 namespace ct {
 
@@ -45,7 +48,7 @@ int StorageInfo::pieceSize(int piece) const {
 // ---- PieceBuffer ---------------------------------------------------------------------------
 
 PieceBuffer::PieceBuffer(int size)
-    : data(static_cast<std::size_t>(size), 0),
+    : data(static_cast<std::size_t>(size)),
       have(static_cast<std::size_t>((size + kBlockSize - 1) / kBlockSize), 0),
       missing(static_cast<int>(have.size())) {}
 
@@ -55,6 +58,14 @@ bool PieceBuffer::hasRange(int offset, int length) const {
     if (!have[static_cast<std::size_t>(block)]) return false;
   }
   return true;
+}
+
+void PieceBuffer::zeroMissingBlocks() {
+  for (std::size_t block = 0; block < have.size(); ++block) {
+    if (have[block]) continue;
+    std::size_t const start = block * kBlockSize;
+    std::memset(data.data() + start, 0, std::min<std::size_t>(kBlockSize, data.size() - start));
+  }
 }
 
 void PieceBuffer::markWritten(int offset, int length) {
@@ -87,6 +98,91 @@ void StoreState::finish() {
     run.swap(waiters);
   }
   for (auto& fn : run) fn();
+}
+
+// ---- PieceMemory ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::size_t kHugePage = 2u << 20;
+constexpr std::size_t kArenaSize = 64u << 20;
+constexpr std::size_t kMaxPooledClass = 8u << 20;
+constexpr std::size_t kMaxResidentFree = 128u << 20;
+
+struct PieceMemoryState {
+  std::mutex mutex;
+  std::unordered_map<std::size_t, std::vector<char*>> free;
+  std::size_t residentFree = 0;
+  char* arena = nullptr;
+  std::size_t arenaLeft = 0;
+};
+
+PieceMemoryState& memoryState() {
+  static auto* state = new PieceMemoryState();  // never destroyed: buffers may be released at exit
+  return *state;
+}
+
+char* mapHuge(std::size_t size) {
+  // Over-allocate by one huge page to align the start, so whole huge pages can back it.
+  std::size_t const length = size + kHugePage;
+  void* raw = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  auto const address = reinterpret_cast<std::uintptr_t>(raw);
+  std::uintptr_t const aligned = (address + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > address) munmap(raw, aligned - address);
+  std::size_t const tail = (address + length) - (aligned + size);
+  if (tail > 0) munmap(reinterpret_cast<void*>(aligned + size), tail);
+  madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  return reinterpret_cast<char*>(aligned);
+}
+
+}  // namespace
+
+std::size_t PieceMemory::classOf(std::size_t size) {
+  std::size_t cls = kBlockSize;
+  while (cls < size) cls <<= 1;
+  return cls;
+}
+
+char* PieceMemory::allocate(std::size_t size) {
+  if (size == 0) size = 1;
+  std::size_t const cls = classOf(size);
+  if (cls > kMaxPooledClass) return mapHuge((cls + kHugePage - 1) & ~(kHugePage - 1));
+  auto& state = memoryState();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  auto& list = state.free[cls];
+  if (!list.empty()) {
+    char* data = list.back();
+    list.pop_back();
+    state.residentFree = state.residentFree > cls ? state.residentFree - cls : 0;
+    return data;
+  }
+  if (state.arenaLeft < cls) {
+    state.arena = mapHuge(kArenaSize);
+    state.arenaLeft = kArenaSize;
+  }
+  char* data = state.arena;
+  state.arena += cls;
+  state.arenaLeft -= cls;
+  return data;
+}
+
+void PieceMemory::release(char* data, std::size_t size) {
+  if (!data) return;
+  if (size == 0) size = 1;
+  std::size_t const cls = classOf(size);
+  if (cls > kMaxPooledClass) {
+    munmap(data, (cls + kHugePage - 1) & ~(kHugePage - 1));
+    return;
+  }
+  auto& state = memoryState();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  if (state.residentFree + cls > kMaxResidentFree) {
+    madvise(data, cls, MADV_DONTNEED);  // hand the pages back; the address range is reused later
+  } else {
+    state.residentFree += cls;
+  }
+  state.free[cls].push_back(data);
 }
 
 // ---- HashPool ------------------------------------------------------------------------------
@@ -603,6 +699,7 @@ class JsDiskIo final : public lt::disk_interface {
     }
     if (buffer) {
       // Incomplete: the missing blocks hash as zeros and the piece fails its check.
+      buffer->zeroMissingBlocks();
       bridge_->pool.submit([bridge, job, buffer] {
         job->compute(buffer->data.data(), buffer->size());
         ++bridge->hashes;
@@ -842,6 +939,9 @@ class JsDiskIo final : public lt::disk_interface {
       if (!file.pad || file.length == 0) continue;
       std::int64_t const start = std::max(pieceStart, file.offset);
       std::int64_t const end = std::min(pieceEnd, file.offset + file.length);
+      if (start < end) {
+        std::memset(buffer.data.data() + (start - pieceStart), 0, static_cast<std::size_t>(end - start));
+      }
       for (std::int64_t position = start; position < end;) {
         int const offset = static_cast<int>(position - pieceStart);
         int const block = offset / kBlockSize;

@@ -70,10 +70,38 @@ struct StoreState {
   void finish();
 };
 
+// Memory for whole pieces. Piece buffers come and go at download speed, and fresh anonymous
+// memory is expensive to fault in (measured: ~15 µs per 4 KiB page on these VMs, against ~1.5 µs
+// per page inside transparent huge pages). So pieces are carved from 2 MiB-aligned arenas
+// advised for huge pages, by power-of-two size class, and freed pieces are reused; resident
+// free memory beyond a cap is handed back to the kernel. Static: buffers may outlive sessions.
+class PieceMemory {
+ public:
+  static char* allocate(std::size_t size);
+  static void release(char* data, std::size_t size);
+  static std::size_t classOf(std::size_t size);
+};
+
+// The bytes of one piece: uninitialised when allocated (writers fill them; pad ranges and
+// never-written blocks are zeroed explicitly where they matter).
+class PieceBytes {
+ public:
+  explicit PieceBytes(std::size_t size) : data_(PieceMemory::allocate(size)), size_(size) {}
+  ~PieceBytes() { PieceMemory::release(data_, size_); }
+  PieceBytes(PieceBytes const&) = delete;
+  PieceBytes& operator=(PieceBytes const&) = delete;
+  char* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  char* data_;
+  std::size_t size_;
+};
+
 struct PieceBuffer {
   enum class State : uint8_t { Filling, Storing, Clean };
   explicit PieceBuffer(int size);
-  std::vector<char> data;
+  PieceBytes data;
   std::vector<std::uint8_t> have;  // per 16 KiB block: written, or wholly inside a pad file
   int missing = 0;
   State state = State::Filling;
@@ -81,6 +109,7 @@ struct PieceBuffer {
   int size() const { return static_cast<int>(data.size()); }
   bool hasRange(int offset, int length) const;
   void markWritten(int offset, int length);
+  void zeroMissingBlocks();
 };
 
 using PieceBufferPtr = std::shared_ptr<PieceBuffer>;
