@@ -71,3 +71,10 @@ export function envFlag(name: string): boolean {
   const text = raw(name)
   return text !== undefined && text !== '0' && text.toLowerCase() !== 'false'
 }
+
+/** A string (trimmed), or `fallback` when unset or empty. */
+export function envString(name: string): string | undefined
+export function envString(name: string, fallback: string): string
+export function envString(name: string, fallback?: string): string | undefined {
+  return raw(name) ?? fallback
+}

@@ -1,8 +1,10 @@
 // Shared helpers for the benchmarks in bench/: repetitions interleaved across variants, medians
 // with ranges, /proc measurements of processes, child processes that report a JSON result, a
-// tmpfs scratch directory, and the table plus final JSON line every benchmark prints.
+// tmpfs scratch directory, real-disk scratch directories with du-style usage, and the table plus
+// final JSON line every benchmark prints.
 
 export * from './child.ts'
+export * from './disk.ts'
 export * from './env.ts'
 export * from './format.ts'
 export * from './proc.ts'
