@@ -11,7 +11,7 @@
 
 namespace ct {
 
-static char const* stateName(lt::torrent_status::state_t state) {
+char const* stateName(lt::torrent_status::state_t state) {
   switch (state) {
     case lt::torrent_status::checking_files: return "checking_files";
     case lt::torrent_status::downloading_metadata: return "downloading_metadata";

@@ -6,12 +6,16 @@
 
 #include <libtorrent/alert.hpp>
 #include <libtorrent/torrent_handle.hpp>
+#include <libtorrent/torrent_status.hpp>
 
 #include <functional>
 
 namespace ct {
 
 using KeyOf = std::function<std::string(lt::torrent_handle const&)>;
+
+// libtorrent's torrent state as the string the JavaScript API uses ("downloading", "seeding", …).
+char const* stateName(lt::torrent_status::state_t state);
 
 Napi::Object alertToJs(Napi::Env env, lt::alert const* alert, KeyOf const& keyOf);
 

@@ -368,18 +368,6 @@ Napi::Value SessionWrap::ConnectPeer(Napi::CallbackInfo const& info) {
   return env.Undefined();
 }
 
-static char const* stateName(lt::torrent_status::state_t state) {
-  switch (state) {
-    case lt::torrent_status::checking_files: return "checking_files";
-    case lt::torrent_status::downloading_metadata: return "downloading_metadata";
-    case lt::torrent_status::downloading: return "downloading";
-    case lt::torrent_status::finished: return "finished";
-    case lt::torrent_status::seeding: return "seeding";
-    case lt::torrent_status::checking_resume_data: return "checking_resume_data";
-    default: return "unknown";
-  }
-}
-
 static Napi::Number number(Napi::Env env, std::int64_t value) { return Napi::Number::New(env, static_cast<double>(value)); }
 
 // status(infoHash, withPieces) → a plain object; `pieces` (one byte per piece, 1 = have) only
