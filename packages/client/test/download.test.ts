@@ -12,7 +12,17 @@ import {
 } from '@chunktorrent/test-peers'
 import { afterAll, describe, expect, it } from 'vitest'
 import { TorrentClient } from '../src/index.ts'
-import { collect, indexRows, listTree, loopback, makeTorrent, tempDir } from './helpers.ts'
+import {
+  chunkClient,
+  collect,
+  expectSameFiles,
+  indexRows,
+  listTree,
+  loopback,
+  makeTorrent,
+  seededTorrent,
+  tempDir,
+} from './helpers.ts'
 
 afterAll(() => killAllChildren())
 
@@ -143,8 +153,8 @@ describe('download into ChunkStorage', () => {
     it(`geometry: ${name}`, async () => {
       const dir = await tempDir('geometry')
       try {
-        const torrent = await makeTorrent(
-          join(dir.path, 'source'),
+        const { torrent, seeder, source } = await seededTorrent(
+          dir.path,
           'geo',
           [
             { path: 'a.bin', length: 3_000_000 },
@@ -152,20 +162,11 @@ describe('download into ChunkStorage', () => {
           ],
           { pieceLength, version, seed: 23 },
         )
-        const seeder = await startLibtorrentPeer({
-          torrent: torrent.bytes,
-          savePath: join(dir.path, 'source'),
-          role: 'seed',
-        })
         const storeDirectory = join(dir.path, 'store')
-        const storage = await ChunkStorage.open({ directory: storeDirectory })
-        const client = await TorrentClient.newWithStorage(storage, loopback)
+        const { client } = await chunkClient(storeDirectory)
         const added = await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`] })
         await added.done({ signal: AbortSignal.timeout(45_000) })
-        for (const [index, file] of added.files.entries()) {
-          const expected = await readFile(join(dir.path, 'source', file.path))
-          expect((await collect(added.createReadStream(index))).equals(expected)).toBe(true)
-        }
+        await expectSameFiles(added, source)
         await client.close()
         await seeder.stop()
         expect(indexRows(storeDirectory, torrent.info.infoHash).mappings).toBe(torrent.info.pieceCount)
@@ -178,8 +179,8 @@ describe('download into ChunkStorage', () => {
   it('file selection downloads only the chosen file; the geometry stays whole', async () => {
     const dir = await tempDir('select')
     try {
-      const torrent = await makeTorrent(
-        join(dir.path, 'source'),
+      const { torrent, seeder } = await seededTorrent(
+        dir.path,
         'picks',
         [
           { path: 'one.bin', length: 1_000_000 },
@@ -188,13 +189,7 @@ describe('download into ChunkStorage', () => {
         ],
         { pieceLength: 65536, seed: 24 },
       )
-      const seeder = await startLibtorrentPeer({
-        torrent: torrent.bytes,
-        savePath: join(dir.path, 'source'),
-        role: 'seed',
-      })
-      const storage = await ChunkStorage.open({ directory: join(dir.path, 'store') })
-      const client = await TorrentClient.newWithStorage(storage, loopback)
+      const { storage, client } = await chunkClient(join(dir.path, 'store'))
       const added = await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`], files: [1] })
       expect(added.files[1]?.path).toBe('picks/three.bin')
       await added.done({ signal: AbortSignal.timeout(45_000) })
@@ -215,24 +210,17 @@ describe('download into ChunkStorage', () => {
   it('createReadStream returns correct bytes of a middle file before the torrent completes', async () => {
     const dir = await tempDir('stream')
     try {
-      const torrent = await makeTorrent(
-        join(dir.path, 'source'),
+      const { torrent, seeder } = await seededTorrent(
+        dir.path,
         'movie',
         [
           { path: 'intro.bin', length: 1_500_000 },
           { path: 'feature.bin', length: 3_000_000 },
           { path: 'credits.bin', length: 1_500_000 },
         ],
-        { pieceLength: 32768, seed: 25 },
+        { pieceLength: 32768, seed: 25, uploadRateLimit: 1_500_000 },
       )
-      const seeder = await startLibtorrentPeer({
-        torrent: torrent.bytes,
-        savePath: join(dir.path, 'source'),
-        role: 'seed',
-        uploadRateLimit: 1_500_000,
-      })
-      const storage = await ChunkStorage.open({ directory: join(dir.path, 'store') })
-      const client = await TorrentClient.newWithStorage(storage, loopback)
+      const { client } = await chunkClient(join(dir.path, 'store'))
       const added = await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`] })
       const index = added.files.findIndex((file) => file.path === 'movie/feature.bin')
       const expected = await readFile(join(dir.path, 'source', 'movie', 'feature.bin'))

@@ -1,12 +1,19 @@
 // Shared pieces of the client's integration tests: loopback-only options, deterministic torrents
 // on disk, and a look into a ChunkStorage's SQLite index.
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { parseTorrent, type TorrentInfo } from '@chunktorrent/ffi'
-import { createTorrent, type FileSpec, generateFiles } from '@chunktorrent/test-peers'
-import type { ClientOptions } from '../src/index.ts'
+import { ChunkStorage } from '@chunktorrent/storage'
+import {
+  createTorrent,
+  type FileSpec,
+  generateFiles,
+  type LibtorrentPeer,
+  startLibtorrentPeer,
+} from '@chunktorrent/test-peers'
+import { type ClientOptions, type Torrent, TorrentClient } from '../src/index.ts'
 
 export const loopback: ClientOptions = {
   listen: '127.0.0.1:0',
@@ -81,4 +88,40 @@ export async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
+}
+
+/** A torrent generated under `<root>/source` and a python3-libtorrent seeder for it. */
+export async function seededTorrent(
+  root: string,
+  name: string,
+  files: FileSpec[],
+  options: { pieceLength: number; version?: 'v1' | 'v2' | 'hybrid'; seed?: number; uploadRateLimit?: number },
+): Promise<{ torrent: TestTorrent; seeder: LibtorrentPeer; source: string }> {
+  const source = join(root, 'source')
+  const torrent = await makeTorrent(source, name, files, options)
+  const seeder = await startLibtorrentPeer({
+    torrent: torrent.bytes,
+    savePath: source,
+    role: 'seed',
+    ...(options.uploadRateLimit !== undefined && { uploadRateLimit: options.uploadRateLimit }),
+  })
+  return { torrent, seeder, source }
+}
+
+/** A client on a ChunkStorage in `directory`, loopback only. */
+export async function chunkClient(
+  directory: string,
+): Promise<{ storage: ChunkStorage; client: TorrentClient }> {
+  const storage = await ChunkStorage.open({ directory })
+  return { storage, client: await TorrentClient.newWithStorage(storage, loopback) }
+}
+
+/** Every file of `torrent`, read back through createReadStream, equals the one under `source`. */
+export async function expectSameFiles(torrent: Torrent, source: string): Promise<void> {
+  for (const [index, file] of torrent.files.entries()) {
+    const expected = await readFile(join(source, file.path))
+    if (!(await collect(torrent.createReadStream(index))).equals(expected)) {
+      throw new Error(`${file.path} differs from the source`)
+    }
+  }
 }
