@@ -315,6 +315,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** @internal */
   onDone(): void {
+    if (this.#done) return // torrent_finished and the check after it may both say so
     this.#done = true
     this.#setState('seeding')
     const waiters = this.#doneWaiters
