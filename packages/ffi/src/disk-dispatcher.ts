@@ -9,12 +9,13 @@ const errnoByName = constants.errno as Record<string, number>
 const EIO = errnoByName.EIO ?? 5
 const STATUS_NEED_FULL_CHECK = 2
 
-/** The errno for an error thrown by a backend: its own `code`, a cause's, or EIO. */
+/** The errno for an error thrown by a backend: its own `code` (or `syscallCode`), a cause's, or EIO. */
 export function errnoOf(error: unknown): number {
   let current: unknown = error
   for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
-    const { code, errno } = current as { code?: unknown; errno?: unknown }
+    const { code, errno, syscallCode } = current as { code?: unknown; errno?: unknown; syscallCode?: unknown }
     if (typeof code === 'string' && errnoByName[code] !== undefined) return errnoByName[code]
+    if (typeof syscallCode === 'string' && errnoByName[syscallCode] !== undefined) return errnoByName[syscallCode]
     if (typeof errno === 'number' && errno !== 0 && Math.abs(errno) < 4096) return Math.abs(errno)
     current = (current as { cause?: unknown }).cause
   }
