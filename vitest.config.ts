@@ -22,6 +22,7 @@ export default defineConfig({
       project('client', 'packages/client', { pool: 'forks' }),
       project('cli', 'packages/cli', { pool: 'forks' }),
       project('test-peers', 'tools/test-peers', { pool: 'forks' }),
+      project('release', 'tools/release', { pool: 'forks' }),
       project('examples', 'examples', { pool: 'forks', include: ['*/test/**/*.test.ts'] }),
     ],
   },
