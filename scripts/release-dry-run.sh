@@ -55,6 +55,27 @@ cd "$root" || exit 1
 # shellcheck disable=SC1091
 [ -f scripts/env.sh ] && source scripts/env.sh
 
+log() { printf '[release] %s\n' "$*" >&2; }
+# Publishing needs applied changesets, a clean main and a registry login: checked before the dry
+# run (fail fast) and again after it.
+publish_preflight() {
+  pending=$(find .changeset -maxdepth 1 -name '*.md' ! -name README.md | wc -l)
+  if [ "$pending" -gt 0 ]; then
+    log "refusing to publish: $pending changeset(s) not applied; run \`pnpm changeset version\`, review and commit first"
+    exit 2
+  fi
+  # changeset publish runs `pnpm publish --no-git-checks`: check here what pnpm would have.
+  if [ -n "$(git status --porcelain)" ] || [ "$(git rev-parse --abbrev-ref HEAD)" != main ]; then
+    log 'refusing to publish: publish from a clean checkout of main (git status shows changes or another branch)'
+    exit 2
+  fi
+  if ! npm whoami >/dev/null 2>&1; then
+    log 'refusing to publish: not logged in to the npm registry (npm whoami failed)'
+    exit 2
+  fi
+}
+[ "$publish" = 1 ] && publish_preflight
+
 started=$SECONDS
 work=$(mktemp -d "${TMPDIR:-/tmp}/chunktorrent-release.XXXXXX") || exit 1
 logs="$work/logs"
@@ -71,7 +92,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { printf '[release] %s\n' "$*" >&2; }
 summary=()
 failures=0
 # record <ok|FAIL> <check> <detail> [seconds]
@@ -383,7 +403,7 @@ if [ "$installed" = 1 ]; then
     record ok cli "npx chunktorrent --help: \"$first\" ($(wc -l <"$logs/cli.out") lines)" $((SECONDS - t))
   else
     why="exited with $rc"
-    [ -z "$first" ] && why="$why, no output"
+    [ -z "$first" ] && why="$why, nothing on stdout"
     [ $bin_rc -ne 0 ] && why="$why; node_modules/.bin/chunktorrent --help exited with $bin_rc"
     [[ "$bin_target" == */@chunktorrent/cli/* ]] || why="$why; node_modules/.bin/chunktorrent is not @chunktorrent/cli's bin"
     [ $rc -eq 0 ] && [ -n "$first" ] && ! cmp -s "$logs/cli.out" "$logs/cli-bin.out" && why="$why; npx printed something else than the bin"
@@ -508,14 +528,6 @@ if ! finish; then exit 1; fi
 
 # --- 8. Publish (only `pnpm release --yes`) -----------------------------------------------------
 [ "$publish" = 1 ] || exit 0
-pending=$(find .changeset -maxdepth 1 -name '*.md' ! -name README.md | wc -l)
-if [ "$pending" -gt 0 ]; then
-  log "refusing to publish: $pending changeset(s) not applied; run \`pnpm changeset version\`, review and commit first"
-  exit 2
-fi
-if ! npm whoami >/dev/null 2>&1; then
-  log 'refusing to publish: not logged in to the npm registry (npm whoami failed)'
-  exit 2
-fi
+publish_preflight
 log 'publishing with changeset publish'
 exec pnpm exec changeset publish
