@@ -14,6 +14,9 @@
 // variant alike); figures are medians (min–max). Finally (a) runs once on a smaller torrent
 // (default 256 MiB) to show whether its memory depends on the torrent's size.
 //
+// Besides the table: each client child's CPU by thread, peaks sampled inside it (JS heap, external
+// Buffers, the ffi bridge's write-back and piece cache) and its garbage collections.
+//
 // Targets (issue #4): throughput a/c >= 0.9; peak RSS of (a) under 300 MB (10^6 bytes) and
 // independent of the torrent's size (peak RSS at BENCH_BYTES / at the small size <= 1.25); disk
 // bytes used by (a) (du: st_blocks * 512 over the whole store, index included) <= 1.01 x payload.
@@ -26,16 +29,18 @@
 //   BENCH_DIR=/var/tmp                           where downloads go (a real disk)
 //   BENCH_NODE_FLAGS="--perf-basic-prof"         flags for the client children's node
 //   BENCH_PERF=/tmp/perf                         perf record -g every (a) and (b) child into
-//                                                that directory (adds --perf-basic-prof)
+//                                                that directory (adds --perf-basic-prof; node
+//                                                leaves /tmp/perf-PID.map for perf report)
 //   BENCH_VERBOSE=1                              echo the children's output
 //
 // `node bench/client.ts --leech SPEC` is an (a)/(b) child: one download, result printed as JSON.
 // `node bench/client.ts --seed SPEC` is the (a→) child: seeds until SIGUSR2, then prints its result.
 
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks'
 import type { BridgeStats } from '@chunktorrent/ffi'
 import type { StorageStats } from '@chunktorrent/storage'
 import {
@@ -129,8 +134,14 @@ interface LeechResult {
   systemSeconds: number
   minorFaults: number
   majorFaults: number
+  /** The JavaScript thread's CPU over `seconds`. */
+  mainThreadCpuSeconds: number
   threads: ThreadCpu[]
   atFinish: ProcSnapshot
+  /** Peaks sampled in the process every 50 ms while downloading (see InsidePeaks). */
+  inside: InsidePeaks
+  /** Garbage collections on the JavaScript thread while downloading (perf_hooks 'gc' entries). */
+  gc: GcCounts
   /** (b): fsync of every downloaded file after done() (ChunkStorage is durable at done()). */
   fsyncSeconds: number
   closeSeconds: number
@@ -138,6 +149,88 @@ interface LeechResult {
   bridge: BridgeStats
   warnings: string[]
   memoryUsage: NodeJS.MemoryUsage
+}
+
+/** Peaks of what the process holds, sampled from inside (process.memoryUsage, the bridge's stats). */
+interface InsidePeaks {
+  heapUsedBytes: number
+  externalBytes: number
+  arrayBuffersBytes: number
+  /** Native pieces handed to the DiskIo and not yet stored (the bridge's write-back). */
+  storingBytes: number
+  /** The bridge's native piece cache (write-back + clean LRU). */
+  cacheBytes: number
+  pendingJobs: number
+  samples: number
+}
+
+interface GcCounts {
+  /** Mark-compact (full) collections and their pauses on the JavaScript thread. */
+  major: number
+  majorMs: number
+  /** Scavenges. */
+  minor: number
+  minorMs: number
+  /** Incremental marking steps and weak callbacks. */
+  otherMs: number
+}
+
+function countGc(): () => GcCounts {
+  const counts: GcCounts = { major: 0, majorMs: 0, minor: 0, minorMs: 0, otherMs: 0 }
+  const add = (entries: readonly PerformanceEntry[]) => {
+    for (const entry of entries) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind
+      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        counts.major++
+        counts.majorMs += entry.duration
+      } else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        counts.minor++
+        counts.minorMs += entry.duration
+      } else {
+        counts.otherMs += entry.duration
+      }
+    }
+  }
+  const observer = new PerformanceObserver((list) => add(list.getEntries()))
+  observer.observe({ entryTypes: ['gc'] })
+  return () => {
+    add(observer.takeRecords())
+    observer.disconnect()
+    return { ...counts }
+  }
+}
+
+function sampleInside(bridgeStats: () => BridgeStats, intervalMs = 50): () => InsidePeaks {
+  const peaks: InsidePeaks = {
+    heapUsedBytes: 0,
+    externalBytes: 0,
+    arrayBuffersBytes: 0,
+    storingBytes: 0,
+    cacheBytes: 0,
+    pendingJobs: 0,
+    samples: 0,
+  }
+  const sample = () => {
+    const memory = process.memoryUsage()
+    peaks.heapUsedBytes = Math.max(peaks.heapUsedBytes, memory.heapUsed)
+    peaks.externalBytes = Math.max(peaks.externalBytes, memory.external)
+    peaks.arrayBuffersBytes = Math.max(peaks.arrayBuffersBytes, memory.arrayBuffers)
+    try {
+      const bridge = bridgeStats()
+      peaks.storingBytes = Math.max(peaks.storingBytes, bridge.storingBytes ?? 0)
+      peaks.cacheBytes = Math.max(peaks.cacheBytes, bridge.cacheBytes ?? 0)
+      peaks.pendingJobs = Math.max(peaks.pendingJobs, bridge.pendingJobs ?? 0)
+    } catch {
+      // closed
+    }
+    peaks.samples++
+  }
+  const timer = setInterval(sample, intervalMs)
+  return () => {
+    clearInterval(timer)
+    sample()
+    return { ...peaks }
+  }
 }
 
 async function leechChild(argv: string[]): Promise<void> {
@@ -158,6 +251,8 @@ async function leechChild(argv: string[]): Promise<void> {
 
   const threadsBefore = threadCpu('self')
   const before = readProc('self')
+  const stopSampling = sampleInside(() => client.session.bridgeStats())
+  const stopCountingGc = countGc()
   const started = performance.now()
   const torrent = await client.add(torrentBytes, { peers: [spec.peer] })
   let firstPiece = Number.NaN
@@ -168,6 +263,8 @@ async function leechChild(argv: string[]): Promise<void> {
   const finished = performance.now()
   const atFinish = readProc('self')
   const threads = threadCpuDelta(threadsBefore, threadCpu('self'))
+  const inside = stopSampling()
+  const gc = stopCountingGc()
 
   const status = torrent.status()
   const stats = client.stats()
@@ -190,8 +287,11 @@ async function leechChild(argv: string[]): Promise<void> {
     systemSeconds: atFinish.systemSeconds - before.systemSeconds,
     minorFaults: atFinish.minorFaults - before.minorFaults,
     majorFaults: atFinish.majorFaults - before.majorFaults,
-    threads: threads.slice(0, 10),
+    mainThreadCpuSeconds: threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
+    threads: topThreads(threads),
     atFinish,
+    inside,
+    gc,
     fsyncSeconds,
     closeSeconds: (performance.now() - closeStarted) / 1000,
     storage: stats.storage,
@@ -297,6 +397,14 @@ interface LeechFigures {
   bridge?: BridgeStats
   warnings?: string[]
   closeSeconds?: number
+  /** (a), (b): peaks sampled inside the process. */
+  inside?: InsidePeaks
+  /** (a), (b): full GCs on the JavaScript thread while downloading, their pauses, scavenges, all
+   *  pauses (NaN for c). */
+  gcMajor: number
+  gcMajorMs: number
+  gcMinor: number
+  gcPauseMs: number
   payloadBytes: number
 }
 
@@ -316,6 +424,40 @@ interface SeedFigures {
   /** a→: storage bytes read over the download / payload (1.0: every byte came from the chunk files). */
   storageReadRatio: number
   threads: ThreadCpu[]
+}
+
+/** The 10 busiest threads, plus the main thread when it is not among them. */
+function topThreads(threads: readonly ThreadCpu[], count = 10): ThreadCpu[] {
+  const top = threads.slice(0, count)
+  const main = threads.find((thread) => thread.main)
+  return main && !top.includes(main) ? [...top, main] : top
+}
+
+/** When the code under test was last built, and the commit: others may rebuild during a run. */
+function buildStamps(): Record<string, string> {
+  const root = join(import.meta.dirname, '..')
+  const stamps: Record<string, string> = {}
+  for (const [name, path] of Object.entries({
+    ffiNative: 'packages/ffi/build/Release/chunktorrent.node',
+    ffiDist: 'packages/ffi/dist/index.js',
+    clientDist: 'packages/client/dist/index.js',
+    storageDist: 'packages/storage/dist/index.js',
+  })) {
+    try {
+      stamps[name] = statSync(join(root, path)).mtime.toISOString()
+    } catch {
+      stamps[name] = 'missing'
+    }
+  }
+  try {
+    stamps.head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim()
+  } catch {
+    stamps.head = 'unknown'
+  }
+  return stamps
 }
 
 function log(line: string): void {
@@ -355,6 +497,7 @@ function attachPerf(pid: number, output: string): ChildProcess {
 
 async function main(): Promise<void> {
   const startedAt = performance.now()
+  const buildsAtStart = buildStamps()
   const bytes = envBytes('BENCH_BYTES', 1024 ** 3, { min: PIECE_LENGTH })
   const runs = envInt('BENCH_RUNS', 3, { min: 1, max: 100 })
   const smallDefault = Math.max(PIECE_LENGTH, Math.min(256 * MiB, Math.floor(bytes / 4)))
@@ -505,7 +648,7 @@ async function main(): Promise<void> {
         cpuSeconds: result.cpuSeconds,
         userSeconds: result.userSeconds,
         systemSeconds: result.systemSeconds,
-        mainThreadCpuSeconds: result.threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
+        mainThreadCpuSeconds: result.mainThreadCpuSeconds,
         minorFaults: result.minorFaults,
         seederCpuSeconds,
         peakRssBytes: Math.max(peaks.peakRssBytes, result.atFinish.peakRssBytes),
@@ -522,6 +665,11 @@ async function main(): Promise<void> {
         bridge: result.bridge,
         warnings: result.warnings,
         closeSeconds: result.closeSeconds,
+        inside: result.inside,
+        gcMajor: result.gc.major,
+        gcMajorMs: result.gc.majorMs,
+        gcMinor: result.gc.minor,
+        gcPauseMs: result.gc.majorMs + result.gc.minorMs + result.gc.otherMs,
         payloadBytes: result.payloadBytes,
       }
     }
@@ -573,7 +721,11 @@ async function main(): Promise<void> {
           diskRatio: usage.bytes / bytes,
           fsyncSeconds,
           durableMbps: bytes / MB / (done.seconds + fsyncSeconds),
-          threads: threads.slice(0, 10),
+          threads: topThreads(threads),
+          gcMajor: Number.NaN,
+          gcMajorMs: Number.NaN,
+          gcMinor: Number.NaN,
+          gcPauseMs: Number.NaN,
           payloadBytes: bytes,
         }
       } finally {
@@ -613,7 +765,7 @@ async function main(): Promise<void> {
           seederCpuSeconds: cpuOf(seederPid) - seederBefore,
           seederMainThreadCpuSeconds: threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
           leecherCpuSeconds,
-          threads: threads.slice(0, 10),
+          threads: topThreads(threads),
         }
       } finally {
         await leech.stop()
@@ -794,6 +946,7 @@ async function main(): Promise<void> {
       )
     }
     report({
+      builds: { start: buildsAtStart, end: buildStamps() },
       bytes,
       smallBytes,
       runs,
@@ -844,6 +997,7 @@ const compact = (summary: Summary | undefined) =>
   summary && { median: summary.median, min: summary.min, max: summary.max }
 
 function report(input: {
+  builds: { start: Record<string, string>; end: Record<string, string> }
   bytes: number
   smallBytes: number
   runs: number
@@ -932,6 +1086,26 @@ function report(input: {
   }
   const aRuns = leechRuns('chunk')
   const aMiddle = aRuns && [...aRuns].sort((x, y) => x.mbps - y.mbps)[Math.floor(aRuns.length / 2)]
+  for (const variant of ['chunk', 'default'] as const) {
+    const runsOf = leechRuns(variant) ?? []
+    const inside = [...runsOf].sort((x, y) => x.mbps - y.mbps)[Math.floor(runsOf.length / 2)]?.inside
+    if (inside) {
+      log(
+        `${LABELS[variant]} peaks inside the process (median run): heapUsed ${mb(inside.heapUsedBytes)} MB, ` +
+          `external ${mb(inside.externalBytes)} MB, arrayBuffers ${mb(inside.arrayBuffersBytes)} MB, ` +
+          `bridge storing ${mb(inside.storingBytes)} MB, bridge piece cache ${mb(inside.cacheBytes)} MB, ` +
+          `pending jobs ${inside.pendingJobs}`,
+      )
+    }
+    const gc = leech[variant]
+    if (gc && Number.isFinite(gc.gcMajor.median)) {
+      log(
+        `${LABELS[variant]} garbage collection while downloading: ${formatSummary(gc.gcMajor, (v) => v.toFixed(0))} mark-compacts ` +
+          `(${formatSummary(gc.gcMajorMs, (v) => v.toFixed(0))} ms of pauses), ${formatSummary(gc.gcMinor, (v) => v.toFixed(0))} scavenges; ` +
+          `all GC pauses on the JavaScript thread ${formatSummary(gc.gcPauseMs, (v) => v.toFixed(0))} ms`,
+      )
+    }
+  }
   if (aMiddle?.storage) {
     const storage = aMiddle.storage
     log(
@@ -1083,6 +1257,17 @@ function report(input: {
       `(${availableParallelism()} CPUs; other work on the machine skews every figure); sync(1) before each step took ` +
       `${formatSummary(summarize(input.syncSeconds), s2)} s`,
   )
+  const rebuilt = Object.keys(input.builds.start).filter(
+    (key) => input.builds.start[key] !== input.builds.end[key],
+  )
+  log(
+    `builds: ${Object.entries(input.builds.start)
+      .map(([key, value]) => `${key} ${value}`)
+      .join(', ')}` +
+      (rebuilt.length
+        ? `; CHANGED DURING THE RUN: ${rebuilt.map((key) => `${key} -> ${input.builds.end[key]}`).join(', ')}`
+        : '; unchanged during the run'),
+  )
   if (input.perfDir) log(`perf data in ${input.perfDir}`)
   log(`total ${totalSeconds.toFixed(1)} s`)
   const allMet = Object.values(targets).every((target) => target.met === true)
@@ -1112,6 +1297,7 @@ function report(input: {
             ...(middle?.storage && { storage: middle.storage }),
             ...(middle?.bridge && { bridge: middle.bridge }),
             ...(middle?.warnings && { warnings: [...new Set(middle.warnings)] }),
+            ...(middle?.inside && { inside: middle.inside }),
           },
         ]
       }),
@@ -1144,6 +1330,7 @@ function report(input: {
     cpus: availableParallelism(),
     loadAverage: { start: loadAtStart, end: load },
     syncSeconds: compact(summarize(input.syncSeconds)),
+    builds: { ...input.builds, changedDuringRun: rebuilt },
     totalSeconds,
   })
 }
