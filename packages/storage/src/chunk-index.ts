@@ -6,7 +6,7 @@ import Database from 'better-sqlite3'
 import { StorageError, toStorageError } from './errors.ts'
 
 /** Bumped when the package's own tables change shape. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 const parityTables = `
 CREATE TABLE IF NOT EXISTS torrents (
@@ -163,12 +163,26 @@ export class ChunkIndex {
       database.exec('BEGIN IMMEDIATE')
       database.exec(parityTables)
       database.exec(ownTables)
+      // Version 2: the remote tier records each object's size and the key id that sealed it.
+      const uploadColumns = new Set(
+        (database.prepare('PRAGMA table_info(chunk_uploads)').all() as Array<{ name: string }>).map(
+          (column) => column.name,
+        ),
+      )
+      if (!uploadColumns.has('size_bytes')) {
+        database.exec('ALTER TABLE chunk_uploads ADD COLUMN size_bytes INTEGER NOT NULL DEFAULT 0')
+      }
+      if (!uploadColumns.has('key_id')) database.exec('ALTER TABLE chunk_uploads ADD COLUMN key_id TEXT')
       const row = database.prepare("SELECT value FROM store_meta WHERE key = 'schema_version'").get() as
         | { value: string }
         | undefined
       if (row === undefined) {
         database
           .prepare("INSERT INTO store_meta (key, value) VALUES ('schema_version', ?)")
+          .run(String(SCHEMA_VERSION))
+      } else if (Number(row.value) < SCHEMA_VERSION) {
+        database
+          .prepare("UPDATE store_meta SET value = ? WHERE key = 'schema_version'")
           .run(String(SCHEMA_VERSION))
       } else if (Number(row.value) > SCHEMA_VERSION) {
         throw new StorageError(
@@ -458,16 +472,39 @@ export class ChunkIndex {
 
   // Uploads and eviction
 
-  /** Records that a copy of the chunk's current bytes lives at `location` (the remote tier). */
-  markUploaded(chunkId: string, location: string): void {
+  /**
+   * Records that a copy of the chunk's current bytes lives at `location` (the remote tier):
+   * `size` bytes of object, sealed with the key named `keyId` (the key itself is never stored).
+   */
+  markUploaded(chunkId: string, location: string, size = 0, keyId: string | null = null): void {
     this.transaction(() =>
       this.run(
-        `INSERT INTO chunk_uploads (chunk_id, location, uploaded_at) VALUES (?, ?, ?)
-         ON CONFLICT (chunk_id) DO UPDATE SET location = excluded.location, uploaded_at = excluded.uploaded_at`,
+        `INSERT INTO chunk_uploads (chunk_id, location, uploaded_at, size_bytes, key_id) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (chunk_id) DO UPDATE SET location = excluded.location, uploaded_at = excluded.uploaded_at,
+           size_bytes = excluded.size_bytes, key_id = excluded.key_id`,
         chunkId,
         location,
         new Date().toISOString(),
+        size,
+        keyId,
       ),
+    )
+  }
+
+  /** Objects in the remote tier and their bytes. */
+  remoteTotals(): { objects: number; bytes: number } {
+    const row = this.get<{ objects: number; bytes: number | null }>(
+      'SELECT COUNT(*) AS objects, SUM(size_bytes) AS bytes FROM chunk_uploads',
+    )
+    return { objects: row?.objects ?? 0, bytes: row?.bytes ?? 0 }
+  }
+
+  /** Every local chunk without a remote copy, with its torrent (to find the complete ones). */
+  localChunksNotUploaded(): Array<{ id: string; torrent_id: string; chunk_index: number; length: number }> {
+    return this.all(
+      `SELECT c.id, c.torrent_id, c.chunk_index, c.length FROM chunks c
+       WHERE c.is_local = 1 AND NOT EXISTS (SELECT 1 FROM chunk_uploads u WHERE u.chunk_id = c.id)
+       ORDER BY c.torrent_id, c.chunk_index`,
     )
   }
 

@@ -5,7 +5,7 @@
 
 import { createHash, randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { type FileHandle, mkdir, open, opendir, unlink } from 'node:fs/promises'
+import { type FileHandle, mkdir, open, opendir, readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ChunkIndex, type TorrentRow } from './chunk-index.ts'
 import { argumentOutOfRange, invalidArgumentType, StorageError, toStorageError } from './errors.ts'
@@ -17,10 +17,12 @@ import {
   type TorrentGeometryInput,
 } from './geometry.ts'
 import { PieceLocks } from './piece-locks.ts'
+import { RemoteTier, type RemoteTierOptions } from './remote-tier.ts'
 import {
   DEFAULT_CACHE_LIMIT_BYTES,
   DEFAULT_CACHE_LIMIT_CHUNKS,
   type HashAlgorithm,
+  type RemoteStats,
   type Storage,
   type StorageEvents,
   type StorageStats,
@@ -40,6 +42,11 @@ export interface ChunkStorageOptions {
   cacheLimitChunks?: number
   /** Chunk files kept open between calls; default 64. */
   openFileLimit?: number
+  /**
+   * A remote tier (an S3-compatible bucket): every complete chunk is uploaded there, encrypted,
+   * after which it may be evicted from the local cache and is fetched back when read.
+   */
+  remote?: RemoteTierOptions
 }
 
 /** What the startup sweep found and repaired. */
@@ -64,6 +71,8 @@ const COMMIT_BATCH_BYTES = 64 * 1_048_576
 const INDEX_FILE = 'index.db'
 const CHUNKS_DIRECTORY = 'chunks'
 const chunkFilePattern = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.enc$/
+/** A chunk being fetched back from the remote tier, renamed to `<id>.enc` once complete and synced. */
+const fetchFilePattern = /^[0-9a-f-]{36}\.fetch$/
 
 interface ChunkRecord {
   readonly id: string
@@ -182,6 +191,23 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   readonly recovery: RecoveryReport
 
   readonly #index: ChunkIndex
+  readonly #remote: RemoteTier | undefined
+  /** Chunk ids waiting for an upload (with their lengths), and those being uploaded. */
+  readonly #uploadQueue = new Map<string, number>()
+  /** Chunk ids being uploaded, with the generation of the bytes read. */
+  readonly #uploading = new Map<string, number>()
+  #uploadsRunning = 0
+  readonly #uploadsActive = new Set<Promise<void>>()
+  /** Aborted by close(): stops uploads and fetches in flight. */
+  readonly #uploadAbort = new AbortController()
+  /** Bumped by every write or removal of a chunk: an upload of older bytes is not recorded. */
+  readonly #chunkGeneration = new Map<string, number>()
+  readonly #fetches = new Map<string, Promise<void>>()
+  #flushWaiters: Array<() => void> = []
+  readonly #flushRejecters = new Set<(error: Error) => void>()
+  #remoteDirty = true
+  #remoteTotals = { objects: 0, bytes: 0 }
+  readonly #remoteCounters = { uploadsDone: 0, uploadsFailed: 0, fetches: 0, fetchesFailed: 0 }
   readonly #operations: TorrentOperations = {
     writePiece: (state, index, data) => this.#track(state, () => this.#writePiece(state, index, data)),
     markVerified: (state, index) => this.#track(state, () => this.#markVerified(state, index)),
@@ -239,12 +265,14 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   }
 
   private constructor(
-    options: Required<Omit<ChunkStorageOptions, 'openFileLimit'>>,
+    options: Required<Omit<ChunkStorageOptions, 'openFileLimit' | 'remote'>>,
     openFileLimit: number,
     index: ChunkIndex,
     recovery: RecoveryReport,
+    remote: RemoteTier | undefined,
   ) {
     super()
+    this.#remote = remote
     this.directory = options.directory
     this.chunkSize = options.chunkSize
     this.cacheLimitBytes = options.cacheLimitBytes
@@ -291,14 +319,243 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     } catch (error) {
       throw toStorageError(error, `Creating ${chunksDirectory}`)
     }
-    const index = ChunkIndex.open(join(settings.directory, INDEX_FILE))
+    // The key and the options are checked before the store is locked.
+    const remote = options.remote === undefined ? undefined : new RemoteTier(options.remote)
+    let index: ChunkIndex
+    try {
+      index = ChunkIndex.open(join(settings.directory, INDEX_FILE))
+    } catch (error) {
+      remote?.destroy()
+      throw error
+    }
+    let storage: ChunkStorage
     try {
       const recovery = await sweep(index, chunksDirectory)
-      return new ChunkStorage(settings, openFileLimit, index, recovery)
+      storage = new ChunkStorage(settings, openFileLimit, index, recovery, remote)
     } catch (error) {
       index.close()
+      remote?.destroy()
       throw toStorageError(error, 'Sweeping the store')
     }
+    storage.#resumeUploads()
+    return storage
+  }
+
+  // Remote tier
+
+  /**
+   * Complete chunks left without a remote copy by an earlier session (closed or killed
+   * mid-upload, or an endpoint that was down) are queued again.
+   */
+  #resumeUploads(): void {
+    if (this.#remote === undefined) return
+    const byTorrent = new Map<string, Array<{ id: string; chunk_index: number; length: number }>>()
+    for (const chunk of this.#index.localChunksNotUploaded()) {
+      let list = byTorrent.get(chunk.torrent_id)
+      if (list === undefined) {
+        list = []
+        byTorrent.set(chunk.torrent_id, list)
+      }
+      list.push(chunk)
+    }
+    if (byTorrent.size === 0) return
+    for (const row of this.#index.allTorrents()) {
+      const chunks = byTorrent.get(row.id)
+      if (chunks === undefined) continue
+      const geometry = storedGeometry(row)
+      const verified = new Set(this.#index.mappingsOf(row.id).map((mapping) => mapping.piece_index))
+      for (const chunk of chunks) {
+        if (chunk.chunk_index >= geometry.chunkCount) continue
+        const pieces = geometry.piecesOfChunk(chunk.chunk_index)
+        if (pieces.length > 0 && pieces.every(({ pieceIndex }) => verified.has(pieceIndex))) {
+          this.#enqueueUpload(chunk.id, chunk.length)
+        }
+      }
+    }
+  }
+
+  /** A chunk whose every piece is verified is queued for upload (its id only: bytes are read later). */
+  #uploadIfComplete(state: TorrentState, record: ChunkRecord): void {
+    if (this.#remote === undefined || record.uploaded || !record.local) return
+    for (const { pieceIndex } of state.geometry.piecesOfChunk(record.index)) {
+      if (state.verified[pieceIndex] === 0) return
+    }
+    this.#enqueueUpload(record.id, record.length)
+  }
+
+  #enqueueUpload(id: string, length: number): void {
+    if (this.#remote === undefined || this.#closed) return
+    // An upload of these very bytes is running already.
+    if (this.#uploading.get(id) === (this.#chunkGeneration.get(id) ?? 0)) return
+    this.#uploadQueue.set(id, length)
+    this.#pumpUploads()
+  }
+
+  #pumpUploads(): void {
+    const remote = this.#remote
+    if (remote === undefined) return
+    while (!this.#closed && this.#uploadsRunning < remote.uploadConcurrency && this.#uploadQueue.size > 0) {
+      const [id, length] = this.#uploadQueue.entries().next().value as [string, number]
+      // The same chunk is never uploaded twice at once: it waits for the running upload.
+      if (this.#uploading.has(id)) {
+        const next = [...this.#uploadQueue.keys()].find((key) => !this.#uploading.has(key))
+        if (next === undefined) return
+        const nextLength = this.#uploadQueue.get(next)!
+        this.#uploadQueue.delete(next)
+        this.#startUpload(remote, next, nextLength)
+        continue
+      }
+      this.#uploadQueue.delete(id)
+      this.#startUpload(remote, id, length)
+    }
+  }
+
+  #startUpload(remote: RemoteTier, id: string, length: number): void {
+    this.#uploadsRunning++
+    this.#uploading.set(id, this.#chunkGeneration.get(id) ?? 0)
+    const running = this.#upload(remote, id, length)
+      .catch(() => {})
+      .finally(() => {
+        this.#uploadsRunning--
+        this.#uploading.delete(id)
+        this.#uploadsActive.delete(running)
+        this.#pumpUploads()
+        this.#notifyFlushWaiters()
+      })
+    this.#uploadsActive.add(running)
+  }
+
+  /**
+   * Uploads one chunk: reads it from disk (never held in memory while queued), seals it, puts it,
+   * and records the object, unless the chunk was written meanwhile (then it is queued again if
+   * still complete). A failed attempt is retried with exponential backoff until it succeeds or
+   * the store closes.
+   */
+  async #upload(remote: RemoteTier, id: string, length: number): Promise<void> {
+    const signal = this.#uploadAbort.signal
+    for (let attempt = 0; !this.#closed; attempt++) {
+      const generation = this.#chunkGeneration.get(id) ?? 0
+      let bytes: Buffer
+      try {
+        bytes = await readFile(this.#chunkPath(id))
+      } catch {
+        return // The chunk was removed (cleared, deleted, evicted): nothing to upload.
+      }
+      if (bytes.length !== length) return
+      try {
+        const { location, size } = await remote.put(id, bytes, signal)
+        if (this.#closed || this.#index.closed) return
+        if ((this.#chunkGeneration.get(id) ?? 0) !== generation) return // written again: re-queued by its commit
+        try {
+          this.#index.markUploaded(id, location, size, remote.keyId)
+        } catch {
+          return // The chunk's row is gone (its torrent was deleted).
+        }
+        const owner = this.#chunkOwners.get(id)
+        if (owner !== undefined) owner.record.uploaded = true
+        this.#remoteCounters.uploadsDone++
+        this.#remoteDirty = true
+        this.#evictionMayHelp = true
+        this.#checkLimits()
+        return
+      } catch {
+        if (this.#closed) return
+        this.#remoteCounters.uploadsFailed++
+      }
+      const delay = Math.min(remote.retryMaxDelayMs, remote.retryBaseDelayMs * 2 ** Math.min(attempt, 20))
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, delay * (0.75 + Math.random() / 2))
+        function done() {
+          clearTimeout(timer)
+          signal.removeEventListener('abort', done)
+          resolve()
+        }
+        signal.addEventListener('abort', done)
+      })
+    }
+  }
+
+  #notifyFlushWaiters(): void {
+    if (this.#uploadQueue.size > 0 || this.#uploadsRunning > 0) return
+    const waiters = this.#flushWaiters
+    this.#flushWaiters = []
+    for (const waiter of waiters) waiter()
+  }
+
+  /**
+   * Resolves when every complete chunk known so far has a confirmed remote copy (immediately
+   * without a remote tier). Rejects with the signal's reason when `signal` aborts, and with
+   * `ERR_STORAGE_CLOSED` when the store closes first. Uploads keep retrying meanwhile: with an
+   * endpoint that is down this waits until it is back.
+   */
+  flushUploads(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#assertOpen()
+    const { signal } = options
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (this.#uploadQueue.size === 0 && this.#uploadsRunning === 0) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#flushWaiters = this.#flushWaiters.filter((waiter) => waiter !== done)
+        this.#flushRejecters.delete(fail)
+        reject(signal!.reason)
+      }
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort)
+        this.#flushRejecters.delete(fail)
+        resolve()
+      }
+      const fail = (error: Error) => {
+        signal?.removeEventListener('abort', onAbort)
+        reject(error)
+      }
+      this.#flushWaiters.push(done)
+      this.#flushRejecters.add(fail)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /** Fetches an evicted chunk back from the remote tier into the cache; one fetch per chunk at a time. */
+  #fetchChunk(record: ChunkRecord): Promise<void> {
+    let fetching = this.#fetches.get(record.id)
+    if (fetching === undefined) {
+      fetching = this.#fetchChunkNow(record).finally(() => this.#fetches.delete(record.id))
+      this.#fetches.set(record.id, fetching)
+    }
+    return fetching
+  }
+
+  async #fetchChunkNow(record: ChunkRecord): Promise<void> {
+    const remote = this.#remote!
+    let bytes: Buffer
+    try {
+      bytes = await remote.get(record.id, record.length, this.#uploadAbort.signal)
+    } catch (error) {
+      this.#remoteCounters.fetchesFailed++
+      throw error
+    }
+    if (record.local) return
+    const temporary = join(this.#chunksDirectory, `${record.id}.fetch`)
+    try {
+      const handle = await open(temporary, 'w')
+      try {
+        let done = 0
+        while (done < bytes.length) {
+          const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, done)
+          done += bytesWritten
+        }
+        await handle.datasync()
+      } finally {
+        await handle.close()
+      }
+      await rename(temporary, this.#chunkPath(record.id))
+    } catch (error) {
+      await unlink(temporary).catch(() => {})
+      throw toStorageError(error, `Storing chunk ${record.id} fetched from the remote tier`)
+    }
+    this.#remoteCounters.fetches++
+    this.#accessTimes.set(record.id, Date.now())
+    this.#fileCreated()
+    this.#becomeLocal(record)
   }
 
   // Storage
@@ -482,6 +739,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     // The rows go first, durably; then the files. A crash in between leaves orphans for the sweep.
     this.#index.deleteTorrent(row.id)
     this.#torrentCount--
+    this.#remoteDirty = true
+    for (const chunk of chunks) {
+      this.#uploadQueue.delete(chunk.id)
+      this.#chunkGeneration.set(chunk.id, (this.#chunkGeneration.get(chunk.id) ?? 0) + 1)
+    }
     this.#pinnedDirty = true
     await this.#crashPoint('after-delete-before-unlink')
     const local = chunks.filter((chunk) => chunk.is_local === 1)
@@ -517,6 +779,19 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       cacheLimitBytes: this.cacheLimitBytes,
       cacheLimitChunks: this.cacheLimitChunks,
       overLimit: this.#overLimit,
+      ...(this.#remote === undefined ? {} : { remote: this.#remoteStats() }),
+    }
+  }
+
+  #remoteStats(): RemoteStats {
+    if (this.#remoteDirty) {
+      this.#remoteTotals = this.#index.remoteTotals()
+      this.#remoteDirty = false
+    }
+    return {
+      ...this.#remoteTotals,
+      pendingUploads: this.#uploadQueue.size + this.#uploadsRunning,
+      ...this.#remoteCounters,
     }
   }
 
@@ -528,7 +803,16 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     if (this.#closing !== undefined) return this.#closing
     this.#closed = true
     this.#closing = (async () => {
+      // Uploads in flight stop; the next open queues the complete chunks without a remote copy.
+      this.#uploadAbort.abort()
+      this.#uploadQueue.clear()
+      for (const reject of this.#flushRejecters) reject(closedStorage())
+      this.#flushRejecters.clear()
+      this.#flushWaiters = []
       await Promise.all([...this.#open.values()].map((state) => this.#closeTorrent(state, false)))
+      while (this.#uploadsActive.size > 0) await Promise.allSettled([...this.#uploadsActive])
+      while (this.#fetches.size > 0) await Promise.allSettled([...this.#fetches.values()])
+      this.#remote?.destroy()
       while (this.#committing) await new Promise((resolve) => setImmediate(resolve))
       clearTimeout(this.#directorySyncTimer)
       this.#directorySyncTimer = undefined
@@ -716,7 +1000,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     position: number,
   ): Promise<void> {
     while (record.removal !== undefined) await record.removal
+    // An evicted chunk holds other verified pieces: it comes back before any byte changes.
+    if (!record.local && record.uploaded && this.#remote !== undefined) await this.#fetchChunk(record)
+    this.#chunkGeneration.set(record.id, (this.#chunkGeneration.get(record.id) ?? 0) + 1)
     if (record.uploaded) {
+      this.#remoteDirty = true
       record.uploaded = false
       this.#index.defer(() => this.#index.forgetUpload(record.id))
     }
@@ -957,6 +1245,13 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         this.#counters.piecesVerified++
       }
     }
+    if (this.#remote !== undefined) {
+      for (const { state, index } of ready) {
+        for (const span of state.geometry.chunksOfPiece(index)) {
+          this.#uploadIfComplete(state, state.chunks[span.chunkIndex]!)
+        }
+      }
+    }
     for (const request of ready) request.resolve()
   }
 
@@ -1084,20 +1379,31 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     position: number,
     strict: boolean,
   ): Promise<void> {
-    if (record === undefined || !record.local) {
+    if (record === undefined) {
       this.#counters.cacheMisses++
-      throw chunkMissing(record?.id ?? 'unknown')
+      throw chunkMissing('unknown')
     }
-    let lease: FileLease
-    try {
-      lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
-    } catch (error) {
-      if (!isNotFound(error)) throw toStorageError(error, `Opening chunk ${record.id}`)
-      // The parity rule: a chunk whose file is gone loses its cache entry and reports a miss.
-      this.#counters.cacheMisses++
-      this.#evictEntry(record)
-      if (!record.uploaded) this.#chunkLost(state, record)
-      throw chunkMissing(record.id)
+    let lease: FileLease | undefined
+    for (let attempt = 0; lease === undefined; attempt++) {
+      if (!record.local) {
+        this.#counters.cacheMisses++
+        // Read-through: an evicted chunk with a remote copy is fetched back into the cache.
+        if (!record.uploaded || this.#remote === undefined || attempt > 1) throw chunkMissing(record.id)
+        await this.#fetchChunk(record)
+        continue
+      }
+      try {
+        lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
+      } catch (error) {
+        if (!isNotFound(error)) throw toStorageError(error, `Opening chunk ${record.id}`)
+        // The parity rule: a chunk whose file is gone loses its cache entry and reports a miss.
+        this.#evictEntry(record)
+        if (!record.uploaded) {
+          this.#counters.cacheMisses++
+          this.#chunkLost(state, record)
+          throw chunkMissing(record.id)
+        }
+      }
     }
     this.#counters.cacheHits++
     let done = 0
@@ -1161,6 +1467,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       if (state.written[pieceIndex] === 1) return undefined
     }
     this.#evictEntry(record)
+    this.#chunkGeneration.set(record.id, (this.#chunkGeneration.get(record.id) ?? 0) + 1)
     const path = this.#chunkPath(record.id)
     const removal = (async () => {
       await this.#files.drop(record.id)
@@ -1279,6 +1586,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.#evictionMayHelp = false
     this.#eviction = this.#evict().finally(() => {
       this.#eviction = undefined
+      // Something freed more chunks while this eviction ran (an unpin, an upload): go again.
+      if (this.#evictionMayHelp && !this.#closed) this.#checkLimits()
     })
   }
 
@@ -1444,6 +1753,10 @@ async function sweep(index: ChunkIndex, chunksDirectory: string): Promise<Recove
   let orphanFilesRemoved = 0
   const directory = await opendir(chunksDirectory)
   for await (const entry of directory) {
+    if (fetchFilePattern.test(entry.name)) {
+      await unlink(join(chunksDirectory, entry.name)).catch(() => {})
+      continue
+    }
     const match = chunkFilePattern.exec(entry.name)
     if (match === null) continue
     const id = match[1]!

@@ -23,6 +23,10 @@ export type StorageErrorCode =
   | 'ERR_ENVELOPE_TRUNCATED'
   | 'ERR_ENVELOPE_MALFORMED'
   | 'ERR_ENVELOPE_AUTH'
+  | 'ERR_REMOTE_IO'
+  | 'ERR_REMOTE_CORRUPT'
+  | 'ERR_REMOTE_KEY'
+  | 'ERR_REMOTE_ABORTED'
 
 export interface StorageErrorOptions {
   cause?: unknown

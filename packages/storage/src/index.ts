@@ -33,11 +33,13 @@ export {
 } from './geometry.ts'
 export { MemoryStorage, type MemoryStorageOptions } from './memory-storage.ts'
 export { objectKeyFor, objectLocation } from './object-key.ts'
+export { ENCRYPTION_KEY_ENV, type RemoteTierOptions } from './remote-tier.ts'
 export {
   DEFAULT_CACHE_LIMIT_BYTES,
   DEFAULT_CACHE_LIMIT_CHUNKS,
   type HashAlgorithm,
   hasCapability,
+  type RemoteStats,
   type Storage,
   type StorageEvents,
   type StorageStats,

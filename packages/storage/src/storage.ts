@@ -55,6 +55,23 @@ export interface StorageStats {
   readonly cacheLimitChunks: number
   /** The local chunks exceed a cache limit and nothing more can be evicted safely. */
   readonly overLimit: boolean
+  /** The remote tier's figures; only for a store with one (ChunkStorage's `remote` option). */
+  readonly remote?: RemoteStats
+}
+
+/** What a store with a remote tier reports in {@link StorageStats.remote}. */
+export interface RemoteStats {
+  /** Objects with a confirmed upload, and their bytes (envelopes: chunk + 32 bytes or so each). */
+  readonly objects: number
+  readonly bytes: number
+  /** Complete chunks waiting for, or in, an upload. */
+  readonly pendingUploads: number
+  /** Uploads confirmed this session, and failed attempts (each one retried with backoff). */
+  readonly uploadsDone: number
+  readonly uploadsFailed: number
+  /** Evicted chunks fetched back from the bucket (read-through), and fetches that failed. */
+  readonly fetches: number
+  readonly fetchesFailed: number
 }
 
 export type StorageWarningCode = 'ERR_CACHE_OVER_LIMIT' | 'ERR_CHUNK_LOST'

@@ -1,0 +1,482 @@
+// The remote tier against a real S3 API over HTTP (s3rver behind a counting proxy, started here on
+// 127.0.0.1) with the real AWS SDK: uploads after verify, envelopes not plaintext, eviction under a
+// small cache limit, read-through, one fetch for concurrent reads, tampered objects, a dead endpoint,
+// restarts mid-upload, no needless re-upload, two stores sharing a bucket, and the key sources.
+
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import {
+  ChunkStorage,
+  type ChunkStorageOptions,
+  decodeEnvelope,
+  objectKeyFor,
+  parseEnvelope,
+  type RemoteTierOptions,
+  StorageError,
+  type TorrentStorage,
+} from '../src/index.ts'
+import { pieceData, simpleGeometry } from '../src/seeded-data.ts'
+import { startS3, type TestS3 } from './fixtures/s3-server.ts'
+
+const KiB = 1_024
+const CHUNK = 64 * KiB
+const PIECE = 16 * KiB
+const TOTAL = 8 * CHUNK // 8 chunks, 32 pieces
+const PIECES = TOTAL / PIECE
+const INFO_HASH = 'c12fe1c06bba254a9dc9f519b335aa7c1367a88a'
+const OTHER_HASH = 'a12fe1c06bba254a9dc9f519b335aa7c1367a88b'
+
+let s3: TestS3
+let bucket: string
+let bucketCount = 0
+let directory: string
+const key = randomBytes(32)
+const stores: ChunkStorage[] = []
+const directories: string[] = []
+
+beforeAll(async () => {
+  s3 = await startS3()
+})
+
+afterAll(async () => {
+  await s3?.close()
+})
+
+beforeEach(async () => {
+  s3.mode = 'up'
+  s3.requests.length = 0
+  bucket = `chunktorrent-test-${++bucketCount}`
+  await s3.createBucket(bucket)
+  directory = await newDirectory()
+})
+
+afterEach(async () => {
+  s3.mode = 'up'
+  for (const storage of stores.splice(0)) await storage.close()
+  for (const path of directories.splice(0)) await rm(path, { recursive: true, force: true })
+})
+
+async function newDirectory(): Promise<string> {
+  const path = await mkdtemp(join(tmpdir(), 'chunktorrent-remote-'))
+  directories.push(path)
+  return path
+}
+
+function remoteOptions(extra: Partial<RemoteTierOptions> = {}): RemoteTierOptions {
+  return {
+    endpoint: s3.endpoint,
+    bucket,
+    region: 'us-east-1',
+    credentials: s3.credentials,
+    encryptionKey: key,
+    retryBaseDelayMs: 20,
+    retryMaxDelayMs: 200,
+    requestTimeoutMs: 5_000,
+    ...extra,
+  }
+}
+
+async function openStore(
+  options: Partial<ChunkStorageOptions> = {},
+  remote: Partial<RemoteTierOptions> = {},
+): Promise<ChunkStorage> {
+  const storage = await ChunkStorage.open({
+    directory,
+    chunkSize: CHUNK,
+    ...options,
+    remote: remoteOptions(remote),
+  })
+  stores.push(storage)
+  return storage
+}
+
+async function closeStore(storage: ChunkStorage): Promise<void> {
+  stores.splice(stores.indexOf(storage), 1)
+  await storage.close()
+}
+
+function range(count: number, from = 0): number[] {
+  return Array.from({ length: count }, (_, index) => from + index)
+}
+
+async function writeAndVerify(torrent: TorrentStorage, pieces: number[]): Promise<void> {
+  await Promise.all(
+    pieces.map(async (index) => {
+      await torrent.writePiece(index, pieceData(torrent.infoHash, index, torrent.geometry.pieceSize(index)))
+      await torrent.markVerified(index)
+    }),
+  )
+}
+
+async function expectReadsBack(torrent: TorrentStorage, pieces: number[]): Promise<void> {
+  for (const index of pieces) {
+    const expected = pieceData(torrent.infoHash, index, torrent.geometry.pieceSize(index))
+    expect((await torrent.readPiece(index)).equals(expected), `piece ${index}`).toBe(true)
+  }
+}
+
+function query<T>(path: string, sql: string): T[] {
+  const database = new Database(join(path, 'index.db'), { readonly: true })
+  try {
+    return database.prepare(sql).all() as T[]
+  } finally {
+    database.close()
+  }
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/**
+ * The chunk ids by chunk index, while the store is open (its index is locked): read from the
+ * bucket, each object's plaintext identifying its chunk.
+ */
+async function chunkIds(infoHash = INFO_HASH): Promise<string[]> {
+  const ids: string[] = []
+  for (const objectKey of await s3.listKeys(bucket)) {
+    const plaintext = decodeEnvelope(await s3.getObject(bucket, objectKey), key).plaintext
+    for (let chunkIndex = 0; chunkIndex < TOTAL / CHUNK; chunkIndex++) {
+      if (plaintext.subarray(0, PIECE).equals(pieceData(infoHash, chunkIndex * 4, PIECE))) {
+        ids[chunkIndex] = objectKey.split('/').pop()!.replace('.enc', '')
+      }
+    }
+  }
+  return ids
+}
+
+const puts = () => s3.requests.filter((line) => line.startsWith('PUT ') && line.endsWith('.enc'))
+const gets = (id?: string) =>
+  s3.requests.filter(
+    (line) => line.startsWith('GET ') && line.endsWith(id === undefined ? '.enc' : `${id}.enc`),
+  )
+
+/** A store whose torrent was written, uploaded, closed (unpinned) and evicted down to the limit. */
+async function evictedStore(limitChunks = 2): Promise<ChunkStorage> {
+  const storage = await openStore({ cacheLimitBytes: limitChunks * CHUNK })
+  const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+  await writeAndVerify(torrent, range(PIECES))
+  await storage.flushUploads()
+  await torrent.close()
+  await until(() => storage.stats().bytesOnDisk <= limitChunks * CHUNK, 'eviction')
+  return storage
+}
+
+describe('ChunkStorage with a remote tier', () => {
+  it('uploads a chunk once all its pieces are verified, under the parity key, and records it', async () => {
+    const storage = await openStore({}, { prefix: 'store-a/' })
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    // Three of chunk 0's four pieces: not complete, nothing uploaded.
+    await writeAndVerify(torrent, [0, 1, 2])
+    await torrent.writePiece(3, pieceData(INFO_HASH, 3, PIECE)) // written, not verified
+    await storage.flushUploads()
+    expect(puts()).toEqual([])
+    expect(storage.stats().remote).toMatchObject({ objects: 0, pendingUploads: 0, uploadsDone: 0 })
+    await torrent.markVerified(3)
+    await storage.flushUploads()
+    const stats = storage.stats()
+    await closeStore(storage)
+    const [id] = query<{ id: string }>(directory, 'SELECT id FROM chunks WHERE chunk_index = 0').map(
+      (row) => row.id,
+    )
+    const key = `store-a/${objectKeyFor(id!)}`
+    expect(key).toMatch(/^store-a\/chunks\/[0-9a-f]{2}\/[0-9a-f-]{2}\/[0-9a-f-]{36}\.enc$/)
+    expect(await s3.listKeys(bucket)).toEqual([key])
+    const rows = query<{ chunk_id: string; location: string; size_bytes: number; key_id: string }>(
+      directory,
+      'SELECT chunk_id, location, size_bytes, key_id FROM chunk_uploads',
+    )
+    const object = await s3.getObject(bucket, key)
+    expect(rows).toEqual([
+      { chunk_id: id, location: `s3://${bucket}/${key}`, size_bytes: object.length, key_id: 'master' },
+    ])
+    expect(stats.remote).toMatchObject({
+      objects: 1,
+      bytes: object.length,
+      pendingUploads: 0,
+      uploadsDone: 1,
+      uploadsFailed: 0,
+    })
+  })
+
+  it('stores envelopes, not plaintext: AES-256-GCM with a fresh nonce, the key id, and the key nowhere in the index', async () => {
+    const storage = await openStore()
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(PIECES))
+    await storage.flushUploads()
+    const keys = await s3.listKeys(bucket)
+    expect(keys).toHaveLength(8)
+    const nonces = new Set<string>()
+    const ids = await chunkIds()
+    for (const [chunkIndex, id] of ids.entries()) {
+      const object = await s3.getObject(bucket, objectKeyFor(id))
+      const parts = parseEnvelope(object)
+      expect(parts.keyId).toBe('master')
+      expect(parts.nonce).toHaveLength(12)
+      nonces.add(parts.nonce.toString('hex'))
+      const plaintext = Buffer.concat(
+        range(4, chunkIndex * 4).map((index) => pieceData(INFO_HASH, index, PIECE)),
+      )
+      expect(object.includes(plaintext.subarray(0, 64))).toBe(false)
+      expect(decodeEnvelope(object, key).plaintext.equals(plaintext)).toBe(true)
+    }
+    expect(nonces.size).toBe(8)
+    await closeStore(storage)
+    const index = await readFile(join(directory, 'index.db'))
+    expect(index.includes(key)).toBe(false)
+    expect(index.includes(Buffer.from(key.toString('hex')))).toBe(false)
+  })
+
+  it('evicts uploaded, unpinned chunks down to a small cache limit, least recently used first', async () => {
+    const storage = await evictedStore(2)
+    const stats = storage.stats()
+    expect(stats.bytesOnDisk).toBeLessThanOrEqual(2 * CHUNK)
+    expect(stats.chunkCount).toBeLessThanOrEqual(2)
+    expect(stats.overLimit).toBe(false)
+    expect((await readdir(join(directory, 'chunks'))).filter((name) => name.endsWith('.enc')).length).toBe(
+      stats.chunkCount,
+    )
+    expect(stats.remote).toMatchObject({ objects: 8, pendingUploads: 0 })
+  })
+
+  it('keeps chunks not yet uploaded, and pinned chunks, whatever the limit', async () => {
+    const storage = await openStore({ cacheLimitBytes: CHUNK })
+    s3.mode = 'fail'
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(PIECES))
+    expect(storage.stats().bytesOnDisk).toBe(TOTAL)
+    await torrent.close()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(storage.stats().bytesOnDisk).toBe(TOTAL) // the only copies
+    expect(storage.stats().overLimit).toBe(true)
+    s3.mode = 'up'
+    await storage.flushUploads()
+    await until(() => storage.stats().bytesOnDisk <= CHUNK, 'eviction after the uploads')
+  })
+
+  it('reads evicted chunks through from the bucket and puts them back in the cache', async () => {
+    const storage = await evictedStore(2)
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    s3.requests.length = 0
+    await expectReadsBack(torrent, range(PIECES))
+    const fetched = gets().length
+    expect(fetched).toBeGreaterThanOrEqual(6)
+    expect(storage.stats().remote?.fetches).toBe(fetched)
+    // Back in the cache (pinned by the open torrent): read again without the bucket.
+    s3.mode = 'fail'
+    await expectReadsBack(torrent, range(PIECES))
+    expect(gets()).toHaveLength(fetched)
+  })
+
+  it('fetches a chunk once for concurrent reads of it', async () => {
+    const storage = await evictedStore(1)
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    const ids = await chunkIds()
+    const local = new Set((await readdir(join(directory, 'chunks'))).map((name) => name.replace('.enc', '')))
+    const evicted = ids.findIndex((id) => !local.has(id))
+    s3.requests.length = 0
+    const pieces = range(4, evicted * 4)
+    const reads = await Promise.all(pieces.flatMap((index) => range(5).map(() => torrent.readPiece(index))))
+    for (const [position, bytes] of reads.entries()) {
+      const index = pieces[Math.floor(position / 5)]!
+      expect(bytes.equals(pieceData(INFO_HASH, index, PIECE))).toBe(true)
+    }
+    expect(gets(ids[evicted])).toHaveLength(1)
+  })
+
+  it('refuses a tampered or truncated object with a typed error, never data', async () => {
+    const storage = await evictedStore(0 + 1)
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    const ids = await chunkIds()
+    const local = new Set((await readdir(join(directory, 'chunks'))).map((name) => name.replace('.enc', '')))
+    const evicted = ids.map((id, index) => ({ id, index })).filter(({ id }) => !local.has(id))
+    const [first, second, third] = evicted
+    const original = await s3.getObject(bucket, objectKeyFor(first!.id))
+    const altered = Buffer.from(original)
+    altered[altered.length - 40]! ^= 1
+    await s3.putObject(bucket, objectKeyFor(first!.id), altered)
+    await expect(torrent.readPiece(first!.index * 4)).rejects.toMatchObject({
+      name: 'StorageError',
+      code: 'ERR_ENVELOPE_AUTH',
+    })
+    const secondObject = await s3.getObject(bucket, objectKeyFor(second!.id))
+    await s3.putObject(bucket, objectKeyFor(second!.id), secondObject.subarray(0, 20))
+    await expect(torrent.readPiece(second!.index * 4)).rejects.toMatchObject({
+      code: 'ERR_ENVELOPE_TRUNCATED',
+    })
+    // A valid envelope of the wrong length (another chunk's bytes, short) is refused too.
+    const short = (await import('../src/envelope.ts')).encodeEnvelope(Buffer.alloc(100), key)
+    await s3.putObject(bucket, objectKeyFor(third!.id), short)
+    await expect(torrent.readPiece(third!.index * 4)).rejects.toMatchObject({ code: 'ERR_REMOTE_CORRUPT' })
+    // Restoring the object makes the chunk readable again: the failure left nothing behind.
+    await s3.putObject(bucket, objectKeyFor(first!.id), original)
+    await expectReadsBack(torrent, range(4, first!.index * 4))
+    expect(storage.stats().remote?.fetchesFailed).toBe(3)
+  })
+
+  it('detects a wrong key on the first read with a clear error', async () => {
+    const storage = await evictedStore(1)
+    await closeStore(storage)
+    const wrong = await openStore({ cacheLimitBytes: CHUNK }, { encryptionKey: randomBytes(32) })
+    const torrent = await wrong.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    const ids = await chunkIds()
+    const local = new Set((await readdir(join(directory, 'chunks'))).map((name) => name.replace('.enc', '')))
+    const evicted = ids.findIndex((id) => !local.has(id))
+    const error = await torrent.readPiece(evicted * 4).catch((caught: unknown) => caught)
+    expect(StorageError.isInstance(error)).toBe(true)
+    expect(error).toMatchObject({ code: 'ERR_ENVELOPE_AUTH' })
+    expect((error as Error).message).toMatch(/encryption key is wrong/)
+  })
+
+  it('keeps writing while the endpoint is down, and catches up when it returns', async () => {
+    const storage = await openStore()
+    await s3.stop()
+    try {
+      const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+      const started = performance.now()
+      await writeAndVerify(torrent, range(PIECES))
+      expect(performance.now() - started).toBeLessThan(5_000)
+      await expectReadsBack(torrent, range(PIECES))
+      await until(() => (storage.stats().remote?.uploadsFailed ?? 0) > 0, 'a failed upload')
+      expect(storage.stats().remote?.pendingUploads).toBe(8)
+      const controller = new AbortController()
+      const flushing = storage.flushUploads({ signal: controller.signal })
+      controller.abort(new Error('gave up'))
+      await expect(flushing).rejects.toThrow('gave up')
+    } finally {
+      await s3.start()
+    }
+    await storage.flushUploads()
+    expect(storage.stats().remote).toMatchObject({ objects: 8, pendingUploads: 0, uploadsDone: 8 })
+    expect(await s3.listKeys(bucket)).toHaveLength(8)
+  })
+
+  it('loses nothing when closed mid-upload: the next open uploads the rest', async () => {
+    s3.mode = 'hang-puts'
+    const first = await openStore()
+    const torrent = await first.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(PIECES))
+    await until(() => puts().length > 0, 'an upload in flight')
+    expect(first.stats().remote?.pendingUploads).toBe(8)
+    await closeStore(first)
+    s3.mode = 'up'
+    const second = await openStore({ cacheLimitBytes: CHUNK })
+    expect(second.stats().remote?.pendingUploads).toBe(8)
+    await second.flushUploads()
+    expect(second.stats().remote).toMatchObject({ objects: 8, uploadsDone: 8 })
+    // Evictable now, and every piece reads back through the bucket.
+    const reopened = await second.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await reopened.close()
+    await until(() => second.stats().bytesOnDisk <= CHUNK, 'eviction')
+    const again = await second.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await expectReadsBack(again, range(PIECES))
+  })
+
+  it('does not upload again what the bucket already holds', async () => {
+    const first = await openStore()
+    const torrent = await first.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(PIECES))
+    await first.flushUploads()
+    expect(puts()).toHaveLength(8)
+    await closeStore(first)
+    const second = await openStore()
+    expect(second.stats().remote).toMatchObject({ objects: 8, pendingUploads: 0 })
+    const reopened = await second.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await expectReadsBack(reopened, range(PIECES))
+    await second.flushUploads()
+    expect(puts()).toHaveLength(8)
+    // Re-writing a piece makes its chunk's remote copy stale: that chunk (only) goes up again.
+    await reopened.writePiece(5, pieceData(INFO_HASH, 5, PIECE))
+    await reopened.markVerified(5)
+    await second.flushUploads()
+    expect(puts()).toHaveLength(9)
+  })
+
+  it('lets two stores share one bucket', async () => {
+    const a = await openStore({ cacheLimitBytes: CHUNK })
+    const otherDirectory = await newDirectory()
+    const b = await ChunkStorage.open({
+      directory: otherDirectory,
+      chunkSize: CHUNK,
+      cacheLimitBytes: CHUNK,
+      remote: remoteOptions(),
+    })
+    stores.push(b)
+    const ta = await a.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    const tb = await b.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL)) // the same torrent in both
+    const tc = await b.openTorrent(simpleGeometry(OTHER_HASH, PIECE, TOTAL))
+    await Promise.all([
+      writeAndVerify(ta, range(PIECES)),
+      writeAndVerify(tb, range(PIECES)),
+      writeAndVerify(tc, range(PIECES)),
+    ])
+    await Promise.all([a.flushUploads(), b.flushUploads()])
+    expect(await s3.listKeys(bucket)).toHaveLength(24)
+    for (const torrent of [ta, tb, tc]) await torrent.close()
+    await until(() => a.stats().bytesOnDisk <= CHUNK && b.stats().bytesOnDisk <= CHUNK, 'eviction')
+    const ra = await a.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    const rb = await b.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    const rc = await b.openTorrent(simpleGeometry(OTHER_HASH, PIECE, TOTAL))
+    await expectReadsBack(ra, range(PIECES))
+    await expectReadsBack(rb, range(PIECES))
+    await expectReadsBack(rc, range(PIECES))
+  })
+
+  it('takes the key from the option, a key file or CHUNKTORRENT_ENCRYPTION_KEY, and refuses a bad one', async () => {
+    const hex = key.toString('hex')
+    const keyFile = join(directory, '..', `${directory.split('/').pop()}.key`)
+    directories.push(keyFile)
+    await writeFile(keyFile, `${hex}\n`)
+    const base = { directory, chunkSize: CHUNK }
+    const fromFile = await ChunkStorage.open({
+      ...base,
+      remote: { ...remoteOptions(), encryptionKey: undefined, encryptionKeyFile: keyFile },
+    })
+    await fromFile.close()
+    const saved = process.env.CHUNKTORRENT_ENCRYPTION_KEY
+    try {
+      process.env.CHUNKTORRENT_ENCRYPTION_KEY = hex
+      const fromEnvironment = await ChunkStorage.open({
+        ...base,
+        remote: { ...remoteOptions(), encryptionKey: undefined },
+      })
+      await fromEnvironment.close()
+      process.env.CHUNKTORRENT_ENCRYPTION_KEY = 'abc'
+      const error = await ChunkStorage.open({
+        ...base,
+        remote: { ...remoteOptions(), encryptionKey: undefined },
+      }).catch((caught: unknown) => caught)
+      expect(error).toMatchObject({ code: 'ERR_REMOTE_KEY' })
+      expect((error as Error).message).not.toContain('abc')
+      delete process.env.CHUNKTORRENT_ENCRYPTION_KEY
+      await expect(
+        ChunkStorage.open({ ...base, remote: { ...remoteOptions(), encryptionKey: undefined } }),
+      ).rejects.toMatchObject({ code: 'ERR_REMOTE_KEY' })
+      await expect(
+        ChunkStorage.open({ ...base, remote: { ...remoteOptions(), encryptionKey: randomBytes(16) } }),
+      ).rejects.toMatchObject({ code: 'ERR_REMOTE_KEY' })
+    } finally {
+      if (saved === undefined) delete process.env.CHUNKTORRENT_ENCRYPTION_KEY
+      else process.env.CHUNKTORRENT_ENCRYPTION_KEY = saved
+    }
+  })
+
+  it('resolves flushUploads at once without pending uploads, and rejects it on close', async () => {
+    const storage = await openStore()
+    await storage.flushUploads()
+    s3.mode = 'fail'
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(4))
+    const flushing = storage.flushUploads().catch((error: unknown) => error)
+    await closeStore(storage)
+    expect(await flushing).toMatchObject({ code: 'ERR_STORAGE_CLOSED' })
+  })
+})
