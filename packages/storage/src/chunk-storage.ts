@@ -47,6 +47,13 @@ export interface ChunkStorageOptions {
    * after which it may be evicted from the local cache and is fetched back when read.
    */
   remote?: RemoteTierOptions
+  /**
+   * Whether an open torrent pins its chunks (default true: the parity behaviour, nothing of an
+   * active torrent leaves the cache). With a remote tier, `false` lets the uploaded chunks of open
+   * torrents be evicted too, so that the cache limit holds while a torrent larger than the cache
+   * downloads or seeds; reads fetch them back. Pins already stored are then released at open.
+   */
+  pinOpenTorrents?: boolean
 }
 
 /** What the startup sweep found and repaired. */
@@ -187,6 +194,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   readonly chunkSize: number
   readonly cacheLimitBytes: number
   readonly cacheLimitChunks: number
+  /** Open torrents pin their chunks ({@link ChunkStorageOptions.pinOpenTorrents}). */
+  readonly pinOpenTorrents: boolean
   /** What the startup sweep found. */
   readonly recovery: RecoveryReport
 
@@ -265,14 +274,16 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   }
 
   private constructor(
-    options: Required<Omit<ChunkStorageOptions, 'openFileLimit' | 'remote'>>,
+    options: Required<Omit<ChunkStorageOptions, 'openFileLimit' | 'remote' | 'pinOpenTorrents'>>,
     openFileLimit: number,
     index: ChunkIndex,
     recovery: RecoveryReport,
     remote: RemoteTier | undefined,
+    pinOpenTorrents: boolean,
   ) {
     super()
     this.#remote = remote
+    this.pinOpenTorrents = pinOpenTorrents
     this.directory = options.directory
     this.chunkSize = options.chunkSize
     this.cacheLimitBytes = options.cacheLimitBytes
@@ -313,6 +324,10 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       ),
     }
     const openFileLimit = positiveInteger(options.openFileLimit, 'openFileLimit', DEFAULT_OPEN_FILE_LIMIT)
+    if (options.pinOpenTorrents !== undefined && typeof options.pinOpenTorrents !== 'boolean') {
+      throw invalidArgumentType('options.pinOpenTorrents must be a boolean')
+    }
+    const pinOpenTorrents = options.pinOpenTorrents ?? true
     const chunksDirectory = join(settings.directory, CHUNKS_DIRECTORY)
     try {
       await mkdir(chunksDirectory, { recursive: true })
@@ -331,7 +346,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     let storage: ChunkStorage
     try {
       const recovery = await sweep(index, chunksDirectory)
-      storage = new ChunkStorage(settings, openFileLimit, index, recovery, remote)
+      storage = new ChunkStorage(settings, openFileLimit, index, recovery, remote, pinOpenTorrents)
     } catch (error) {
       index.close()
       remote?.destroy()
@@ -673,7 +688,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         for (const pieceIndex of invalidMappings) this.#index.deleteMapping(row.id, pieceIndex)
       })
     }
-    this.#index.pinTorrent(row.id, new Date(now).toISOString())
+    if (this.pinOpenTorrents) this.#index.pinTorrent(row.id, new Date(now).toISOString())
+    else this.#index.unpinTorrent(row.id)
     this.#pinnedDirty = true
     this.#evictionMayHelp = true
     this.#open.set(geometry.infoHash, state)
@@ -984,7 +1000,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       const now = Date.now()
       this.#index.defer(() => {
         this.#index.insertChunk(state.id, created.id, chunkIndex, created.length, now)
-        this.#index.pinChunk(created.id, state.id, new Date(now).toISOString())
+        if (this.pinOpenTorrents) this.#index.pinChunk(created.id, state.id, new Date(now).toISOString())
       })
     }
     record.activeWriters++

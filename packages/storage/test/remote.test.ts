@@ -262,6 +262,27 @@ describe('ChunkStorage with a remote tier', () => {
     await until(() => storage.stats().bytesOnDisk <= CHUNK, 'eviction after the uploads')
   })
 
+  it('with pinOpenTorrents: false, holds the cache limit while a torrent larger than it is open', async () => {
+    const storage = await openStore({ cacheLimitBytes: 2 * CHUNK, pinOpenTorrents: false })
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    let peak = 0
+    for (let chunkIndex = 0; chunkIndex < TOTAL / CHUNK; chunkIndex++) {
+      await writeAndVerify(torrent, range(4, chunkIndex * 4))
+      await storage.flushUploads()
+      await until(() => storage.stats().bytesOnDisk <= 2 * CHUNK, 'eviction')
+      peak = Math.max(peak, storage.stats().bytesOnDisk)
+    }
+    expect(peak).toBeLessThanOrEqual(2 * CHUNK)
+    expect(storage.stats()).toMatchObject({ pinnedBytes: 0, overLimit: false })
+    // Reads of the open torrent fetch evicted chunks back, and the limit still holds afterwards.
+    await expectReadsBack(torrent, range(PIECES))
+    await until(() => storage.stats().bytesOnDisk <= 2 * CHUNK, 'eviction after the reads')
+    expect(storage.stats().remote?.fetches).toBeGreaterThanOrEqual(6)
+    // Re-writing a piece of an evicted chunk fetches the chunk first: its other pieces survive.
+    await writeAndVerify(torrent, [1])
+    await expectReadsBack(torrent, range(4))
+  })
+
   it('reads evicted chunks through from the bucket and puts them back in the cache', async () => {
     const storage = await evictedStore(2)
     const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
