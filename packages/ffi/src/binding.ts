@@ -109,6 +109,8 @@ interface Addon {
   parseMagnet(uri: string): MagnetInfo
   createTorrent(path: string, options: NativeCreateTorrentOptions): Promise<Buffer>
   setErrorClass(errorClass: typeof TorrentError): void
+  /** Releases the native memory a Buffer shares, now; false if it could not. */
+  detachBuffer(buffer: Uint8Array): boolean
   libtorrentVersion: string
 }
 

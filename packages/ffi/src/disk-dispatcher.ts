@@ -15,7 +15,8 @@ export function errnoOf(error: unknown): number {
   for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
     const { code, errno, syscallCode } = current as { code?: unknown; errno?: unknown; syscallCode?: unknown }
     if (typeof code === 'string' && errnoByName[code] !== undefined) return errnoByName[code]
-    if (typeof syscallCode === 'string' && errnoByName[syscallCode] !== undefined) return errnoByName[syscallCode]
+    if (typeof syscallCode === 'string' && errnoByName[syscallCode] !== undefined)
+      return errnoByName[syscallCode]
     if (typeof errno === 'number' && errno !== 0 && Math.abs(errno) < 4096) return Math.abs(errno)
     current = (current as { cause?: unknown }).cause
   }
@@ -79,10 +80,18 @@ export class DiskDispatcher {
   readonly #events: DispatcherEvents
   readonly #storages = new Map<number, StorageState>()
 
-  constructor(diskIo: DiskIo, native: NativeSession, events: DispatcherEvents) {
+  readonly #release: (buffer: Uint8Array) => unknown
+
+  constructor(
+    diskIo: DiskIo,
+    native: NativeSession,
+    events: DispatcherEvents,
+    release: (buffer: Uint8Array) => unknown,
+  ) {
     this.#diskIo = diskIo
     this.#native = native
     this.#events = events
+    this.#release = release
   }
 
   /** Storages libtorrent currently has open, by storage index. */
@@ -138,6 +147,9 @@ export class DiskDispatcher {
       switch (job?.type ?? raw.type) {
         case 'write':
           await this.#diskIo.writePiece(job as Extract<DiskJob, { type: 'write' }>)
+          // Released only after a success: a failed write may still have I/O in flight on it
+          // (that Buffer is left to the garbage collector).
+          if (!this.#diskIo.retainsWriteData && raw.data) this.#release(raw.data)
           break
         case 'read': {
           const read = job as Extract<DiskJob, { type: 'read' }>

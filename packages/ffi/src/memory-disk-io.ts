@@ -3,6 +3,8 @@
 import type { DiskIo, DiskStorage, ReadPieceJob, WritePieceJob } from './types.ts'
 
 export class MemoryDiskIo implements DiskIo {
+  /** Pieces are kept as the Buffers libtorrent's data arrives in (no copy). */
+  readonly retainsWriteData = true
   /** Pieces by infoHash, then piece index. */
   readonly torrents = new Map<string, Map<number, Buffer>>()
 

@@ -97,9 +97,12 @@ export class Session extends EventEmitter<SessionEvents> {
       readCacheBytes,
     })
     if (diskIo) {
-      dispatcher = new DiskDispatcher(diskIo, this.#native, {
-        onError: (error) => this.emit('warning', error),
-      })
+      dispatcher = new DiskDispatcher(
+        diskIo,
+        this.#native,
+        { onError: (error) => this.emit('warning', error) },
+        addon.detachBuffer,
+      )
     }
     this.#dispatcher = dispatcher
   }

@@ -177,8 +177,9 @@ export interface WritePieceJob extends JobBase {
   type: 'write'
   piece: number
   /**
-   * The whole piece, complete. Immutable, and valid for as long as you hold it: a backend that
-   * keeps pieces in memory may keep this Buffer itself instead of copying it.
+   * The whole piece, complete, sharing native memory (no copy). Valid until the returned promise
+   * settles, then released at once — unless the DiskIo sets `retainsWriteData`, in which case it
+   * is immutable and lives as long as the backend holds it.
    */
   data: Buffer
   readonly slices: FileSlice[]
@@ -245,6 +246,12 @@ type Answer<T> = T | Promise<T>
  * job issued before them has settled.
  */
 export interface DiskIo {
+  /**
+   * True if writePiece keeps `job.data` itself (an in-memory backend) rather than copying what it
+   * needs before its promise settles. Otherwise the piece's memory is released as soon as the
+   * write settles, so storing pieces puts no load on the garbage collector.
+   */
+  readonly retainsWriteData?: boolean
   /** A torrent's storage was created (metadata is known). */
   open?(storage: DiskStorage): Answer<void>
   /** Store a whole, complete piece. libtorrent's hash verdict arrives separately (alerts). */

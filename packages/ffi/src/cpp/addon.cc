@@ -15,6 +15,18 @@ static Napi::Value SetErrorClass(Napi::CallbackInfo const& info) {
   return info.Env().Undefined();
 }
 
+// Detaches a Buffer's ArrayBuffer so native memory it shares is released now rather than at
+// the next garbage collection. A Buffer whose memory cannot be detached is left alone.
+static Napi::Value DetachBuffer(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) return Napi::Boolean::New(env, false);
+  Napi::ArrayBuffer buffer = info[0].As<Napi::TypedArray>().ArrayBuffer();
+  bool detachable = false;
+  napi_value raw = buffer;
+  if (napi_is_detached_arraybuffer(env, raw, &detachable) != napi_ok || detachable) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, napi_detach_arraybuffer(env, raw) == napi_ok);
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -28,6 +40,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parseMagnet", Napi::Function::New<ParseMagnet>(env, "parseMagnet"));
   exports.Set("createTorrent", Napi::Function::New<CreateTorrent>(env, "createTorrent"));
   exports.Set("setErrorClass", Napi::Function::New<SetErrorClass>(env, "setErrorClass"));
+  exports.Set("detachBuffer", Napi::Function::New<DetachBuffer>(env, "detachBuffer"));
   exports.Set("libtorrentVersion", Napi::String::New(env, lt::version()));
   return exports;
 }

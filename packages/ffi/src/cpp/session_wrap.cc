@@ -767,17 +767,15 @@ void SessionWrap::drain(Napi::Env env) {
             break;
           }
           case JobType::Write: {
+            // The Buffer shares the piece's native memory (no copy). It is released when the
+            // dispatcher detaches it after the write (or, for a backend that keeps it, when the
+            // Buffer is collected); V8 is not told about it, so it does not force collections.
             auto* hold = new PieceBufferPtr(job.payload);
             std::size_t const size = job.payload->data.size();
-            Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
             entry.Set("piece", job.piece);
             entry.Set("data", Napi::Buffer<char>::NewOrCopy(
                                   env, job.payload->data.data(), size,
-                                  [size](Napi::Env finalizeEnv, char*, PieceBufferPtr* held) {
-                                    Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -static_cast<int64_t>(size));
-                                    delete held;
-                                  },
-                                  hold));
+                                  [](Napi::Env, char*, PieceBufferPtr* held) { delete held; }, hold));
             break;
           }
           case JobType::Read:
