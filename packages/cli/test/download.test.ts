@@ -215,6 +215,106 @@ describe('download', () => {
     }
   })
 
+  it('SIGTERM while waiting for peers: closes and exits 143', async () => {
+    const dir = await tempDir('sigterm')
+    try {
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'lonely.bin',
+        [{ path: 'lonely.bin', length: 100_000 }],
+        {
+          pieceLength: 16_384,
+        },
+      )
+      const torrentPath = join(dir.path, 'lonely.torrent')
+      await writeFile(torrentPath, torrent.bytes)
+      const cli = new CliProcess([
+        'download',
+        torrentPath,
+        '--store',
+        join(dir.path, 'store'),
+        '--listen',
+        '127.0.0.1:0',
+        '--json',
+      ])
+      try {
+        await cli.waitForEvent('added')
+        cli.kill('SIGTERM')
+        const result = await cli.exited
+        expect(result.code).toBe(143)
+        expect(result.stderr).toBe('')
+        expect(cli.events.map((event) => event.event).slice(-2)).toEqual(['interrupted', 'closed'])
+      } finally {
+        await cli.stop()
+      }
+    } finally {
+      await dir.remove()
+    }
+  })
+
+  it('a magnet link: metadata from the peer, --files applied once it is here, a copy kept for later commands', async () => {
+    const dir = await tempDir('magnet')
+    const seeder = { stop: async () => {} }
+    try {
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'hybrid',
+        [
+          { path: 'a.flac', length: 200_000 },
+          { path: 'b.jpg', length: 300_000 },
+        ],
+        { pieceLength: 16_384, seed: 11, version: 'hybrid' },
+      )
+      const peer = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: torrent.root, role: 'seed' })
+      seeder.stop = async () => {
+        await peer.stop()
+      }
+      const store = join(dir.path, 'store')
+      const result = await runCli([
+        'download',
+        torrent.info.magnetURI,
+        '--store',
+        store,
+        '--listen',
+        '127.0.0.1:0',
+        '--no-utp',
+        '--peer',
+        `127.0.0.1:${peer.port}`,
+        '--files',
+        '*.flac',
+        '--json',
+      ])
+      expect(result.stderr).toBe('')
+      expect(result.code).toBe(0)
+      const events = jsonEvents(result.stdout)
+      expect(events.map((event) => event.event)).toContain('metadata-wait')
+      const added = findEvent<{ infoHash: string; files: unknown[] }>(events, 'added')
+      expect(added.infoHash).toBe(torrent.info.infoHash)
+      expect(added.files).toHaveLength(2)
+      const done = findEvent<{ downloaded: number }>(events, 'done')
+      expect(done.downloaded).toBeGreaterThanOrEqual(200_000)
+      expect(done.downloaded).toBeLessThan(300_000)
+      // The metadata copy lets later commands name the torrent by its info hash alone.
+      const info = await runCli(['info', torrent.info.infoHash, '--store', store, '--json'])
+      expect(info.code).toBe(0)
+      expect(jsonEvents(info.stdout)[0]).toMatchObject({ infoHash: torrent.info.infoHash, version: 'hybrid' })
+      const exported = await runCli([
+        'export',
+        torrent.info.infoHash,
+        join(dir.path, 'out'),
+        '--store',
+        store,
+        '--files',
+        '0',
+      ])
+      expect(exported.stderr).toBe('')
+      expect(exported.code).toBe(0)
+    } finally {
+      await seeder.stop()
+      await dir.remove()
+    }
+  })
+
   // util-linux's `script` gives the CLI a pseudo-terminal, as a person's shell would.
   const hasScript = spawnSync('script', ['--version']).status === 0
   it.skipIf(!hasScript)('on a terminal: a live progress line redrawn in place', async () => {
