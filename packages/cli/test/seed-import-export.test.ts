@@ -187,3 +187,59 @@ it('verify finds a damaged chunk and repairs the verified set (exit 1), then pas
     await dir.remove()
   }
 })
+
+it('import of incomplete data keeps the pieces that pass and exits 1; a download from a seeder then fetches only the rest', async () => {
+  const dir = await tempDir('partial')
+  const seeder = { stop: async () => {} }
+  try {
+    const torrent = await makeTorrent(join(dir.path, 'originals'), 'set', files, {
+      pieceLength: 16_384,
+      seed: 24,
+    })
+    const torrentPath = join(dir.path, 'set.torrent')
+    await writeFile(torrentPath, torrent.bytes)
+    const peer = await startLibtorrentPeer({ torrent: torrent.bytes, savePath: torrent.root, role: 'seed' })
+    seeder.stop = async () => {
+      await peer.stop()
+    }
+    // A copy without sub/two.bin (generated content depends on the path: keep "set/…").
+    const partial = join(dir.path, 'partial')
+    await generateFiles(
+      partial,
+      files
+        .filter((file) => file.path !== 'sub/two.bin')
+        .map((file) => ({ ...file, path: `set/${file.path}` })),
+      24,
+    )
+    const store = join(dir.path, 'store')
+    const imported = await runCli(['import', torrentPath, partial, '--store', store, '--json'])
+    expect(imported.code).toBe(1)
+    expect(imported.stderr).toMatch(/pieces failed the check \(ERR_INCOMPLETE\)/)
+    const event = findEvent<{ piecesVerified: number; missing: number }>(
+      jsonEvents(imported.stdout),
+      'imported',
+    )
+    expect(event.piecesVerified).toBeGreaterThanOrEqual(Math.floor(900_000 / 16_384))
+    expect(event.missing).toBeGreaterThanOrEqual(Math.floor(1_100_000 / 16_384))
+
+    const downloaded = await runCli([
+      'download',
+      torrent.info.infoHash,
+      '--store',
+      store,
+      '--listen',
+      '127.0.0.1:0',
+      '--no-utp',
+      '--peer',
+      `127.0.0.1:${peer.port}`,
+      '--json',
+    ])
+    expect(downloaded.code).toBe(0)
+    const done = findEvent<{ received: number }>(jsonEvents(downloaded.stdout), 'done')
+    expect(done.received).toBeGreaterThanOrEqual(1_100_000)
+    expect(done.received).toBeLessThan(1_100_000 + 4 * 16_384)
+  } finally {
+    await seeder.stop()
+    await dir.remove()
+  }
+})
