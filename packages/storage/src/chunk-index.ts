@@ -391,8 +391,19 @@ export class ChunkIndex {
     )
   }
 
-  localChunks(): Array<{ id: string; torrent_id: string; chunk_index: number; length: number }> {
-    return this.all('SELECT id, torrent_id, chunk_index, length FROM chunks WHERE is_local = 1')
+  /** Local chunks; `uploaded` is 1 when the remote tier holds a copy. */
+  localChunks(): Array<{
+    id: string
+    torrent_id: string
+    chunk_index: number
+    length: number
+    uploaded: number
+  }> {
+    return this.all(
+      `SELECT c.id, c.torrent_id, c.chunk_index, c.length,
+         EXISTS (SELECT 1 FROM chunk_uploads u WHERE u.chunk_id = c.id) AS uploaded
+       FROM chunks c WHERE c.is_local = 1`,
+    )
   }
 
   /** A new chunk record, not yet local (its file is created by its first write). */

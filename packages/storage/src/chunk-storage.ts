@@ -1616,7 +1616,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         const owner = this.#chunkOwners.get(candidate.id)
         if (owner !== undefined) {
           const { record } = owner
-          if (record.activeWriters > 0 || record.removal !== undefined || !record.local) continue
+          if (record.activeWriters > 0 || record.removal !== undefined || !record.local || !record.uploaded)
+            continue
           this.#evictEntry(record)
         } else {
           this.#localChunks--
@@ -1794,6 +1795,8 @@ async function sweep(index: ChunkIndex, chunksDirectory: string): Promise<Recove
     index.durably(() => {
       for (const chunk of missing) {
         index.setChunkLocal(chunk.id, false)
+        // Evicted (a crash between the unlink and the index write): the bucket still holds it.
+        if (chunk.uploaded === 1) continue
         const row = torrents.get(chunk.torrent_id)
         if (row === undefined) continue
         let pieces = written.get(row.id)

@@ -401,6 +401,26 @@ describe('ChunkStorage with a remote tier', () => {
     await expectReadsBack(again, range(PIECES))
   })
 
+  it('a vanished file of an uploaded chunk loses nothing: the sweep keeps its pieces, reads fetch it', async () => {
+    const first = await openStore()
+    const torrent = await first.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(PIECES))
+    await first.flushUploads()
+    await closeStore(first)
+    const [gone] = query<{ id: string }>(directory, 'SELECT id FROM chunks WHERE chunk_index = 2').map(
+      (row) => row.id,
+    )
+    await rm(join(directory, 'chunks', `${gone}.enc`))
+    await writeFile(join(directory, 'chunks', `${gone}.fetch`), 'half a fetch') // left by a crash
+    const second = await openStore()
+    expect(second.recovery).toMatchObject({ missingChunks: 1, piecesForgotten: 0, orphanFilesRemoved: 0 })
+    expect(await readdir(join(directory, 'chunks'))).not.toContain(`${gone}.fetch`)
+    const reopened = await second.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    expect(await reopened.verifiedPieces()).toEqual(range(PIECES))
+    await expectReadsBack(reopened, range(PIECES))
+    expect(second.stats().remote?.fetches).toBe(1)
+  })
+
   it('does not upload again what the bucket already holds', async () => {
     const first = await openStore()
     const torrent = await first.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
