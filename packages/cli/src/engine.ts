@@ -120,12 +120,6 @@ export function keepMetadata(engine: Engine, torrent: Torrent, output: Output): 
   })
 }
 
-/** Where the listening socket is: the address asked for, with the port libtorrent picked. */
-export function listenAddress(requested: string, port: number): string {
-  const host = requested.slice(0, requested.lastIndexOf(':'))
-  return `${host}:${port}`
-}
-
 /**
  * Resolves when libtorrent's check of a torrent (a recheck or an import) is over *and* the client
  * has written its outcome to the store: the Torrent's verified set and the store's count both equal
