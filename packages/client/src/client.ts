@@ -467,9 +467,21 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       case 'torrent_finished':
         void this.#settled(torrent.infoHash).then(() => torrent.onDone())
         break
-      case 'torrent_checked':
-        void this.#reconcile(entry)
+      case 'torrent_checked': {
+        // Tracked like a verification, so close() and seedFrom() wait for the repair.
+        const work = this.#reconcile(entry).catch((error: unknown) =>
+          torrent.onWarning(
+            new TorrentError('Could not reconcile the verified set after a check', {
+              code: 'ERR_STORAGE',
+              cause: error,
+              infoHash: torrent.infoHash,
+            }),
+          ),
+        )
+        entry.pending.add(work)
+        void work.finally(() => entry.pending.delete(work))
         break
+      }
       case 'state_changed':
         if (alert.state && stateOf[alert.state]) torrent.onState(stateOf[alert.state] as TorrentState)
         if (alert.state === 'downloading' || alert.state === 'downloading_metadata') torrent.onNotDone()
@@ -564,8 +576,8 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       for (let piece = 0; piece < pieces.length; piece++) if (pieces[piece]) torrent.verified.add(piece)
     }
     if (status.finished || status.seeding) {
-      await this.#settled(torrent.infoHash)
-      torrent.onDone()
+      // Not awaited: this reconciliation is itself one of the pending operations waited for.
+      void this.#settled(torrent.infoHash).then(() => torrent.onDone())
     }
   }
 
