@@ -215,6 +215,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #flushWaiters: Array<() => void> = []
   readonly #flushRejecters = new Set<(error: Error) => void>()
   #remoteDirty = true
+  /** An upload failed and none succeeded since (the warning was emitted). */
+  #uploadsFailing = false
   #remoteTotals = { objects: 0, bytes: 0 }
   readonly #remoteCounters = { uploadsDone: 0, uploadsFailed: 0, fetches: 0, fetchesFailed: 0 }
   readonly #operations: TorrentOperations = {
@@ -469,13 +471,23 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         const owner = this.#chunkOwners.get(id)
         if (owner !== undefined) owner.record.uploaded = true
         this.#remoteCounters.uploadsDone++
+        this.#uploadsFailing = false
         this.#remoteDirty = true
         this.#evictionMayHelp = true
         this.#checkLimits()
         return
-      } catch {
+      } catch (error) {
         if (this.#closed) return
         this.#remoteCounters.uploadsFailed++
+        if (!this.#uploadsFailing) {
+          this.#uploadsFailing = true
+          this.#warn({
+            code: 'ERR_REMOTE_UPLOAD_FAILING',
+            message: `Uploads to s3://${remote.bucket} fail (${(error as Error).message}); retrying with backoff`,
+            chunkId: id,
+            cause: error,
+          })
+        }
       }
       const delay = Math.min(remote.retryMaxDelayMs, remote.retryBaseDelayMs * 2 ** Math.min(attempt, 20))
       await new Promise<void>((resolve) => {

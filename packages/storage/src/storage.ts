@@ -74,13 +74,15 @@ export interface RemoteStats {
   readonly fetchesFailed: number
 }
 
-export type StorageWarningCode = 'ERR_CACHE_OVER_LIMIT' | 'ERR_CHUNK_LOST'
+export type StorageWarningCode = 'ERR_CACHE_OVER_LIMIT' | 'ERR_CHUNK_LOST' | 'ERR_REMOTE_UPLOAD_FAILING'
 
 /**
  * Something the engine should know that is not an operation's failure. `ERR_CACHE_OVER_LIMIT`: the
  * local chunks exceed a limit and nothing can be evicted without losing the only copy (emitted once
  * per crossing). `ERR_CHUNK_LOST`: a chunk file vanished; the pieces it held (`pieces`) were
- * forgotten and must be downloaded again.
+ * forgotten and must be downloaded again. `ERR_REMOTE_UPLOAD_FAILING`: uploads to the remote tier
+ * fail (once per outage, until an upload succeeds again; `cause` is the first failure); they are
+ * retried meanwhile.
  */
 export interface StorageWarning {
   readonly code: StorageWarningCode
@@ -92,6 +94,7 @@ export interface StorageWarning {
   readonly chunkCount?: number
   readonly cacheLimitBytes?: number
   readonly cacheLimitChunks?: number
+  readonly cause?: unknown
 }
 
 /** The events every Storage emits. */

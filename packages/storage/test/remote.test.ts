@@ -17,6 +17,7 @@ import {
   parseEnvelope,
   type RemoteTierOptions,
   StorageError,
+  type StorageWarning,
   type TorrentStorage,
 } from '../src/index.ts'
 import { pieceData, simpleGeometry } from '../src/seeded-data.ts'
@@ -359,6 +360,8 @@ describe('ChunkStorage with a remote tier', () => {
 
   it('keeps writing while the endpoint is down, and catches up when it returns', async () => {
     const storage = await openStore()
+    const warnings: StorageWarning[] = []
+    storage.on('warning', (warning) => warnings.push(warning))
     await s3.stop()
     try {
       const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
@@ -377,6 +380,8 @@ describe('ChunkStorage with a remote tier', () => {
     }
     await storage.flushUploads()
     expect(storage.stats().remote).toMatchObject({ objects: 8, pendingUploads: 0, uploadsDone: 8 })
+    expect(warnings.map((warning) => warning.code)).toEqual(['ERR_REMOTE_UPLOAD_FAILING'])
+    expect(warnings[0]).toMatchObject({ code: 'ERR_REMOTE_UPLOAD_FAILING', cause: { code: 'ERR_REMOTE_IO' } })
     expect(await s3.listKeys(bucket)).toHaveLength(8)
   })
 
