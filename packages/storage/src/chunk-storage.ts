@@ -1416,7 +1416,13 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       if (!record.local) {
         this.#counters.cacheMisses++
         // Read-through: an evicted chunk with a remote copy is fetched back into the cache.
-        if (!record.uploaded || this.#remote === undefined || attempt > 1) throw chunkMissing(record.id)
+        if (!record.uploaded || attempt > 1) throw chunkMissing(record.id)
+        if (this.#remote === undefined) {
+          throw new StorageError(
+            'ERR_CHUNK_MISSING',
+            `Chunk ${record.id} not in cache (its copy is in the remote tier: open the store with the remote option)`,
+          )
+        }
         await this.#fetchChunk(record)
         continue
       }
@@ -1622,7 +1628,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   async #evict(): Promise<void> {
     try {
       this.#flushAccessTimes()
-      const candidates = this.#index.evictionCandidates(1_000)
+      // Without a remote tier in this session, an evicted chunk could not be read back.
+      const candidates = this.#remote === undefined ? [] : this.#index.evictionCandidates(1_000)
       for (const candidate of candidates) {
         if (!this.#isOverLimit()) break
         const owner = this.#chunkOwners.get(candidate.id)

@@ -430,6 +430,29 @@ describe('ChunkStorage with a remote tier', () => {
     expect(second.stats().remote?.fetches).toBe(1)
   })
 
+  it('without the remote option, evicted chunks stay in the bucket and nothing more is evicted', async () => {
+    const storage = await evictedStore(2)
+    const before = storage.stats().bytesOnDisk
+    await closeStore(storage)
+    const plain = await ChunkStorage.open({ directory, chunkSize: CHUNK, cacheLimitBytes: CHUNK })
+    stores.push(plain)
+    const torrent = await plain.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    expect(await torrent.verifiedPieces()).toEqual(range(PIECES))
+    const local = new Set((await readdir(join(directory, 'chunks'))).map((name) => name.replace('.enc', '')))
+    const ids = await chunkIds()
+    const evicted = ids.findIndex((id) => !local.has(id))
+    const error = await torrent.readPiece(evicted * 4).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'ERR_CHUNK_MISSING' })
+    expect((error as Error).message).toMatch(
+      /^Chunk [0-9a-f-]{36} not in cache \(its copy is in the remote tier/,
+    )
+    await torrent.close()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(plain.stats()).toMatchObject({ bytesOnDisk: before, overLimit: true })
+    expect(plain.stats().remote).toBeUndefined()
+    await expect(plain.flushUploads()).resolves.toBeUndefined()
+  })
+
   it('does not upload again what the bucket already holds', async () => {
     const first = await openStore()
     const torrent = await first.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
