@@ -355,6 +355,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       throw toStorageError(error, 'Sweeping the store')
     }
     storage.#resumeUploads()
+    // A store opened over its limit (a lower limit than last time) evicts what it may.
+    storage.#checkLimits()
     return storage
   }
 

@@ -430,6 +430,17 @@ describe('ChunkStorage with a remote tier', () => {
     expect(second.stats().remote?.fetches).toBe(1)
   })
 
+  it('evicts at open when the store is over a lower limit than last time', async () => {
+    const first = await openStore()
+    const torrent = await first.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(PIECES))
+    await first.flushUploads()
+    await torrent.close()
+    await closeStore(first)
+    const second = await openStore({ cacheLimitBytes: 2 * CHUNK })
+    await until(() => second.stats().bytesOnDisk <= 2 * CHUNK, 'eviction at open')
+  })
+
   it('without the remote option, evicted chunks stay in the bucket and nothing more is evicted', async () => {
     const storage = await evictedStore(2)
     const before = storage.stats().bytesOnDisk
