@@ -19,9 +19,10 @@ import { startS3 } from '../packages/storage/test/fixtures/s3-server.ts'
 
 const MiB = 1_048_576
 const PIECE = 262_144
-const payload = Number(process.env.BENCH_BYTES ?? 128 * MiB)
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8)
-const root = resolve(process.env.BENCH_DIR ?? join(import.meta.dirname, '..', '.tmp', 'bench-remote'))
+const { BENCH_BYTES, BENCH_CONCURRENCY, BENCH_DIR } = process.env
+const payload = Number(BENCH_BYTES ?? 128 * MiB)
+const concurrency = Number(BENCH_CONCURRENCY ?? 8)
+const root = resolve(BENCH_DIR ?? join(import.meta.dirname, '..', '.tmp', 'bench-remote'))
 const infoHash = 'b12fe1c06bba254a9dc9f519b335aa7c1367a88a'
 const geometry = {
   infoHash,
