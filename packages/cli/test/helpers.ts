@@ -3,19 +3,15 @@
 // bencoder for crafting torrents no honest tool would make.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseTorrent, type TorrentInfo } from '@chunktorrent/ffi'
-import { createTorrent, type FileSpec, generateFiles, LineSplitter } from '@chunktorrent/test-peers'
+import { type FileSpec, LineSplitter, makeTorrentContent, tempDirectory } from '@chunktorrent/test-peers'
 
 export const cliPath = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
-export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), `chunktorrent-cli-${prefix}-`))
-  return { path, remove: () => rm(path, { recursive: true, force: true }) }
-}
+export const tempDir = tempDirectory
 
 export interface CliResult {
   code: number | null
@@ -164,17 +160,7 @@ export async function makeTorrent(
   files: FileSpec[],
   options: { pieceLength: number; version?: 'v1' | 'v2' | 'hybrid'; seed?: number },
 ): Promise<TestTorrent> {
-  const single = files.length === 1 && files[0]?.path === name
-  await generateFiles(
-    root,
-    files.map((file) => ({ ...file, path: single ? file.path : `${name}/${file.path}` })),
-    options.seed ?? 1,
-  )
-  const bytes = await createTorrent({
-    path: join(root, name),
-    pieceLength: options.pieceLength,
-    version: options.version ?? 'v1',
-  })
+  const bytes = await makeTorrentContent(root, name, files, options)
   return { root, bytes, info: parseTorrent(bytes) }
 }
 

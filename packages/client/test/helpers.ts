@@ -1,17 +1,16 @@
 // Shared pieces of the client's integration tests: loopback-only options, deterministic torrents
 // on disk, and a look into a ChunkStorage's SQLite index.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { parseTorrent, type TorrentInfo } from '@chunktorrent/ffi'
 import { ChunkStorage } from '@chunktorrent/storage'
 import {
-  createTorrent,
   type FileSpec,
-  generateFiles,
   type LibtorrentPeer,
+  makeTorrentContent,
   startLibtorrentPeer,
+  tempDirectory,
 } from '@chunktorrent/test-peers'
 import { type ClientOptions, type Torrent, TorrentClient } from '../src/index.ts'
 
@@ -22,10 +21,7 @@ export const loopback: ClientOptions = {
   settings: { allow_multiple_connections_per_ip: true, min_reconnect_time: 1, max_failcount: 1000 },
 }
 
-export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), `chunktorrent-client-${prefix}-`))
-  return { path, remove: () => rm(path, { recursive: true, force: true }) }
-}
+export const tempDir = tempDirectory
 
 export interface TestTorrent {
   /** The directory holding the content (the torrent's name inside it). */
@@ -40,17 +36,7 @@ export async function makeTorrent(
   files: FileSpec[],
   options: { pieceLength: number; version?: 'v1' | 'v2' | 'hybrid'; seed?: number },
 ): Promise<TestTorrent> {
-  const single = files.length === 1 && files[0]?.path === name
-  await generateFiles(
-    root,
-    files.map((file) => ({ ...file, path: single ? file.path : `${name}/${file.path}` })),
-    options.seed ?? 1,
-  )
-  const bytes = await createTorrent({
-    path: join(root, name),
-    pieceLength: options.pieceLength,
-    version: options.version ?? 'v1',
-  })
+  const bytes = await makeTorrentContent(root, name, files, options)
   return { root, bytes, info: parseTorrent(bytes) }
 }
 

@@ -1,9 +1,8 @@
 // Shared pieces of the ffi integration tests: loopback-only session settings, deterministic
 // torrents made on disk, and the torrent's flat byte stream for comparisons.
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createTorrent as createTestTorrent, type FileSpec, generateFiles } from '@chunktorrent/test-peers'
+import { type FileSpec, makeTorrentContent, tempDirectory } from '@chunktorrent/test-peers'
 import {
   type DiskIo,
   parseTorrent,
@@ -34,10 +33,7 @@ export function jsSession(diskIo: DiskIo, settings: Settings = {}): Session {
   return new Session(params)
 }
 
-export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), `chunktorrent-${prefix}-`))
-  return { path, remove: () => rm(path, { recursive: true, force: true }) }
-}
+export const tempDir = tempDirectory
 
 export interface TestTorrent {
   /** Save path holding the data (the directory that contains the torrent's name). */
@@ -53,17 +49,7 @@ export async function makeTorrent(
   files: FileSpec[],
   options: { pieceLength: number; version: 'v1' | 'v2' | 'hybrid'; seed?: number },
 ): Promise<TestTorrent> {
-  const single = files.length === 1 && files[0]?.path === name
-  await generateFiles(
-    root,
-    files.map((file) => ({ ...file, path: single ? file.path : `${name}/${file.path}` })),
-    options.seed ?? 1,
-  )
-  const bytes = await createTestTorrent({
-    path: join(root, name),
-    pieceLength: options.pieceLength,
-    version: options.version,
-  })
+  const bytes = await makeTorrentContent(root, name, files, options)
   return { root, bytes, info: parseTorrent(bytes) }
 }
 

@@ -26,6 +26,12 @@ export {
 export { TestPeerError, type TestPeerErrorCode } from './errors.ts'
 export { compareTrees, filesEqual, firstDifference, hashFile, sha1OfFile } from './file-compare.ts'
 export {
+  makeTorrentContent,
+  type TempDirectory,
+  type TorrentContentOptions,
+  tempDirectory,
+} from './fixtures.ts'
+export {
   type LibtorrentEvent,
   type LibtorrentEventMap,
   type LibtorrentPeer,
