@@ -6,6 +6,7 @@ import { type Torrent, TorrentClient, type TorrentProgress } from '@chunktorrent
 import type { Alert } from '@chunktorrent/ffi'
 import type { ChunkStorage } from '@chunktorrent/storage'
 import type { Output, ProgressReport } from './output.ts'
+import type { StoreSettings } from './remote.ts'
 import { openStore, TorrentFiles } from './store.ts'
 
 export interface EngineOptions {
@@ -17,6 +18,8 @@ export interface EngineOptions {
   utp?: boolean
   /** Create the store if missing (download, import); other commands need an existing one. */
   create: boolean
+  /** The cache limit and the remote tier (remote.ts). */
+  storeSettings?: StoreSettings
 }
 
 export interface Engine {
@@ -28,7 +31,10 @@ export interface Engine {
 }
 
 export async function startEngine(output: Output, options: EngineOptions): Promise<Engine> {
-  const storage = await openStore(options.store, { create: options.create })
+  const storage = await openStore(options.store, {
+    create: options.create,
+    ...(options.storeSettings && { settings: options.storeSettings }),
+  })
   let client: TorrentClient
   try {
     client = await TorrentClient.newWithStorage(storage, {

@@ -19,7 +19,9 @@ const exitCodesHelp = `
 Exit codes: 0 done, 1 failed, 2 bad command line, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 seed, and download/import with --seed, run until stopped and exit 0 when stopped after their work.
 
-The store is --store DIR, else $CHUNKTORRENT_STORE, else ~/.chunktorrent. Sizes and rates:
+The store is --store DIR, else $CHUNKTORRENT_STORE, else ~/.chunktorrent. Settings of the remote
+tier and the cache limit may also sit in $CHUNKTORRENT_CONFIG, else <store>/config.json (flags win).
+Sizes and rates:
 4096, 500k, 10M, 64MiB (binary: k = 1024), 1.5GB (decimal); rates may end in /s; 0 = unlimited.`
 
 interface CommonOptions extends OutputOptions {
@@ -44,6 +46,28 @@ function networkOptions(command: Command, defaultListen = '0.0.0.0:6881'): Comma
     .option('--max-download <rate>', 'download limit, e.g. 10M or 500k/s (0 = unlimited)')
     .option('--max-upload <rate>', 'upload limit, e.g. 1M (0 = unlimited)')
     .option('--no-utp', 'TCP only (no uTP)')
+}
+
+function remoteOptions(command: Command, uploads = false): Command {
+  command
+    .option('--remote-endpoint <url>', 'S3-compatible endpoint of the remote tier (omit for AWS itself)')
+    .option(
+      '--remote-bucket <name>',
+      'bucket of the remote tier (turns it on; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, key from CHUNKTORRENT_ENCRYPTION_KEY)',
+    )
+    .option('--remote-region <region>', 'region of the bucket (default $AWS_REGION or us-east-1)')
+    .option('--remote-prefix <prefix>', 'objects go under <prefix>/chunks/…')
+    .option(
+      '--cache-limit <size>',
+      'local cache limit, e.g. 64MiB (chunks with a remote copy are evicted beyond it)',
+    )
+  if (uploads) {
+    command.option(
+      '--upload-timeout <duration>',
+      'how long to wait for uploads at the end, e.g. 90s, 10m (default 10m)',
+    )
+  }
+  return command
 }
 
 function examples(command: Command, lines: string[]): Command {
@@ -237,6 +261,13 @@ export function createProgram(
   ).action((options: CommonOptions, command: Command) =>
     run((output) => stats(output, options), command.opts()),
   )
+
+  // The remote tier and the cache limit (also settable in the config file; see remote.ts).
+  for (const command of program.commands) {
+    const name = command.name()
+    if (name === 'download' || name === 'import') remoteOptions(command, true)
+    else if (name === 'seed' || name === 'export' || name === 'stats') remoteOptions(command)
+  }
 
   return program
 }

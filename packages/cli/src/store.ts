@@ -9,6 +9,7 @@ import { parseMagnet, parseTorrent, TorrentError, type TorrentInfo } from '@chun
 import { ChunkStorage, StorageError } from '@chunktorrent/storage'
 import { isInfoHash } from './arguments.ts'
 import { CliError, usageError } from './errors.ts'
+import type { StoreSettings } from './remote.ts'
 
 /** --store, else $CHUNKTORRENT_STORE, else ~/.chunktorrent. */
 export function storeDirectory(option: string | undefined, environment = process.env): string {
@@ -34,15 +35,28 @@ export function storeExists(directory: string): Promise<boolean> {
  * Opens the chunk store. `create: false` (for commands that only read) fails on a directory that
  * holds no store instead of making one.
  */
-export async function openStore(directory: string, options: { create: boolean }): Promise<ChunkStorage> {
+export async function openStore(
+  directory: string,
+  options: { create: boolean; settings?: StoreSettings },
+): Promise<ChunkStorage> {
   if (!options.create && !(await storeExists(directory))) {
     throw new CliError(`No store at ${directory} (nothing was downloaded or imported there)`, {
       code: 'ERR_NO_STORE',
     })
   }
   try {
-    return await ChunkStorage.open({ directory })
+    const settings = options.settings
+    return await ChunkStorage.open({
+      directory,
+      ...(settings?.cacheLimitBytes !== undefined && { cacheLimitBytes: settings.cacheLimitBytes }),
+      ...(settings?.remote !== undefined && { remote: settings.remote }),
+      ...(settings?.pinOpenTorrents !== undefined && { pinOpenTorrents: settings.pinOpenTorrents }),
+    })
   } catch (error) {
+    if (StorageError.isInstance(error) && error.code === 'ERR_REMOTE_KEY') {
+      // The storage's message names where the key came from, never the key.
+      throw new CliError(error.message, { code: 'ERR_REMOTE_KEY', exitCode: 2, cause: error })
+    }
     if (StorageError.isInstance(error) && error.code === 'ERR_STORE_LOCKED') {
       throw new CliError(
         `The store at ${directory} is in use by another process (a running download or seed?)`,

@@ -96,3 +96,18 @@ export function formatDuration(seconds: number | undefined): string {
   if (whole < 86_400) return `${Math.floor(whole / 3600)}h${pad(Math.floor((whole % 3600) / 60))}m`
   return `${Math.floor(whole / 86_400)}d${pad(Math.floor((whole % 86_400) / 3600))}h`
 }
+
+const durationUnits: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600 }
+
+/** Seconds: "600", "30s", "10m", "1.5h". Anything else (signs, spaces, other units, 0) is a usage error. */
+export function parseDuration(text: string, options: { name: string }): number {
+  const match = /^(\d+(?:\.\d+)?)([smh]?)$/.exec(text)
+  const seconds = match ? Number(match[1]) * (durationUnits[match[2] ?? ''] ?? 1) : Number.NaN
+  if (!match || !(seconds > 0) || seconds > 7 * 86_400) {
+    throw usageError(
+      `${options.name}: "${text}" is not a duration from 1s to 7 days (examples: 90, 30s, 10m, 2h)`,
+      'ERR_INVALID_DURATION',
+    )
+  }
+  return seconds
+}

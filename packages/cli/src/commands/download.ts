@@ -6,11 +6,12 @@ import { parseAddress, parseFileSelection, selectFiles } from '../arguments.ts'
 import { keepMetadata, progressReport, startEngine } from '../engine.ts'
 import { CliError } from '../errors.ts'
 import type { Output } from '../output.ts'
+import { type RemoteFlags, remoteFigures, storeSettings, waitForUploads } from '../remote.ts'
 import { handleInterrupts, unlessInterrupted } from '../signals.ts'
 import { resolveSource, storeDirectory, TorrentFiles } from '../store.ts'
 import { formatBytes, formatRate, parseRate } from '../units.ts'
 
-export interface TransferOptions {
+export interface TransferOptions extends RemoteFlags {
   store?: string
   listen: string
   peer?: string[]
@@ -27,8 +28,10 @@ export interface DownloadOptions extends TransferOptions {
 
 /** The options download, seed and import share, checked (usage errors) before anything starts. */
 export function transferSettings(options: TransferOptions) {
+  const store = storeDirectory(options.store)
   return {
-    store: storeDirectory(options.store),
+    store,
+    storeSettings: storeSettings(store, options),
     listen: parseAddress(options.listen, { name: '--listen', allowPortZero: true }).text,
     peers: (options.peer ?? []).map((peer) => parseAddress(peer, { name: '--peer' }).text),
     ...(options.maxDownload !== undefined && {
@@ -136,12 +139,14 @@ export async function download(
         downloaded: status.totalWantedDone,
         received: status.totalDownload,
         stats: engine.client.stats(),
+        ...(settings.storeSettings.remote && { remote: remoteFigures(engine.storage) }),
       },
       status.totalDownload === 0
         ? `Complete: "${added.name}" was already in the store (${formatBytes(status.totalWantedDone)})`
         : `Done: "${added.name}" ${formatBytes(status.totalWantedDone)} in ${seconds.toFixed(1)} s; received ${formatBytes(status.totalDownload)} at ${formatRate(status.totalDownload / Math.max(seconds, 0.001))}`,
       { always: true },
     )
+    await waitForUploads(output, engine.storage, settings.storeSettings, interruption.signal)
     if (!options.seed) return 0
     output.event('seeding', { infoHash: added.infoHash }, 'Seeding from the store; press Ctrl-C to stop')
     await interruption.stopped

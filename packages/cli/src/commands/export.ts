@@ -12,12 +12,13 @@ import { parseFileSelection, selectFiles } from '../arguments.ts'
 import { startEngine } from '../engine.ts'
 import { CliError } from '../errors.ts'
 import type { Output } from '../output.ts'
+import { type RemoteFlags, storeSettings } from '../remote.ts'
 import { assertRealDirectoryInside, planOutputPaths, resolveInside } from '../safe-path.ts'
 import { handleInterrupts, unlessInterrupted } from '../signals.ts'
 import { requireMetadata, storeDirectory, TorrentFiles } from '../store.ts'
 import { formatBytes } from '../units.ts'
 
-export interface ExportOptions {
+export interface ExportOptions extends RemoteFlags {
   store?: string
   files?: string[]
 }
@@ -75,6 +76,7 @@ export async function exportFiles(
   options: ExportOptions,
 ): Promise<number> {
   const store = storeDirectory(options.store)
+  const settings = storeSettings(store, options)
   const selection = parseFileSelection(options.files ?? [])
   const source = await requireMetadata(sourceText, new TorrentFiles(store))
   const info = source.info
@@ -94,7 +96,12 @@ export async function exportFiles(
   const root = resolve(outDirectory)
 
   const interruption = handleInterrupts(output)
-  const engine = await startEngine(output, { store, listen: '127.0.0.1:0', create: false })
+  const engine = await startEngine(output, {
+    store,
+    listen: '127.0.0.1:0',
+    create: false,
+    storeSettings: settings,
+  })
   let partial: string | undefined
   try {
     const stored = (await engine.storage.listTorrents()).find((entry) => entry.infoHash === info.infoHash)

@@ -7,6 +7,7 @@ import type { TorrentInfo } from '@chunktorrent/ffi'
 import { startEngine, watchCheck } from '../engine.ts'
 import { CliError } from '../errors.ts'
 import type { Output } from '../output.ts'
+import { waitForUploads } from '../remote.ts'
 import { handleInterrupts, unlessInterrupted } from '../signals.ts'
 import { readTorrentFile } from '../store.ts'
 import { formatBytes } from '../units.ts'
@@ -96,6 +97,7 @@ export async function importData(
         : `Imported ${verified}/${info.pieceCount} pieces; ${missing} are missing or damaged in ${root} and were not stored`,
       { always: true },
     )
+    await waitForUploads(output, engine.storage, settings.storeSettings, interruption.signal)
     if (!options.seed) {
       if (missing === 0) return 0
       throw new CliError(`${missing} of ${info.pieceCount} pieces failed the check`, {

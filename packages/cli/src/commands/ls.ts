@@ -1,6 +1,7 @@
 // `chunktorrent ls`: the torrents the store holds, with how much of each is verified. `stats`: the
 // store's own figures (chunk files, bytes on disk, pins, cache limits, what the last open repaired).
 import type { Output } from '../output.ts'
+import { type RemoteFlags, remoteFigures, storeSettings } from '../remote.ts'
 import { openStore, storeDirectory, storeExists, TorrentFiles } from '../store.ts'
 import { formatBytes } from '../units.ts'
 
@@ -48,12 +49,14 @@ export async function ls(output: Output, options: { store?: string }): Promise<n
   }
 }
 
-export async function stats(output: Output, options: { store?: string }): Promise<number> {
+export async function stats(output: Output, options: { store?: string } & RemoteFlags): Promise<number> {
   const store = storeDirectory(options.store)
-  const storage = await openStore(store, { create: false })
+  const settings = storeSettings(store, options)
+  const storage = await openStore(store, { create: false, settings })
   try {
     const list = await storage.listTorrents()
     const figures = storage.stats()
+    const remote = remoteFigures(storage)
     const summary = {
       store,
       torrents: list.length,
@@ -65,6 +68,17 @@ export async function stats(output: Output, options: { store?: string }): Promis
       cacheLimitBytes: figures.cacheLimitBytes,
       cacheLimitChunks: figures.cacheLimitChunks,
       overLimit: figures.overLimit,
+      cacheHits: figures.cacheHits,
+      cacheMisses: figures.cacheMisses,
+      remote:
+        remote === undefined
+          ? null
+          : {
+              location: settings.remoteName,
+              objects: remote.objects,
+              bytes: remote.bytes,
+              pendingUploads: remote.pendingUploads,
+            },
       recovery: storage.recovery,
     }
     if (output.json) {
@@ -80,6 +94,14 @@ export async function stats(output: Output, options: { store?: string }): Promis
     output.line(`pinned:       ${formatBytes(summary.pinnedBytes)} (chunks of torrents in use)`)
     output.line(
       `cache limit:  ${formatBytes(summary.cacheLimitBytes)} or ${summary.cacheLimitChunks} chunks${summary.overLimit ? ' — over the limit (nothing can be evicted safely)' : ''}`,
+    )
+    output.line(
+      summary.remote === null
+        ? 'remote:       none (no --remote-bucket and no "remote" in the config file)'
+        : `remote:       ${summary.remote.objects} objects, ${formatBytes(summary.remote.bytes)} in ${summary.remote.location}; ${summary.remote.pendingUploads} chunk(s) pending upload`,
+    )
+    output.line(
+      `cache:        ${summary.cacheHits} hits, ${summary.cacheMisses} misses (reads by this command)`,
     )
     output.line(
       `at open:      ${recovery.orphanFilesRemoved} orphan chunk files removed, ${recovery.missingChunks} chunks missing, ${recovery.piecesForgotten} pieces forgotten`,

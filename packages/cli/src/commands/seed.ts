@@ -14,7 +14,10 @@ export async function seed(output: Output, sourceText: string, options: Transfer
   const { infoHash } = source.info
   // Seeding needs pieces in the store; say so now rather than seed nothing.
   {
-    const storage = await openStore(settings.store, { create: false })
+    const storage = await openStore(settings.store, {
+      create: false,
+      settings: settings.storeSettings,
+    })
     try {
       const stored = (await storage.listTorrents()).find((torrent) => torrent.infoHash === infoHash)
       if (!stored || stored.verifiedCount === 0) {
