@@ -7,7 +7,7 @@ import type { Alert } from '@chunktorrent/ffi'
 import type { ChunkStorage } from '@chunktorrent/storage'
 import type { Output, ProgressReport } from './output.ts'
 import type { StoreSettings } from './remote.ts'
-import { openStore, TorrentFiles } from './store.ts'
+import { addCacheCounters, openStore, TorrentFiles } from './store.ts'
 
 export interface EngineOptions {
   store: string
@@ -76,7 +76,18 @@ export async function startEngine(output: Output, options: EngineOptions): Promi
     client,
     torrents: new TorrentFiles(options.store),
     close: () => {
-      closing ??= client.close()
+      closing ??= (async () => {
+        const before = storage.stats()
+        await client.close()
+        // The store has closed: its counters of this run are final (stats() reads memory only).
+        let after = before
+        try {
+          after = storage.stats()
+        } catch {
+          // closed stores may refuse; keep the figures from before
+        }
+        await addCacheCounters(options.store, { cacheHits: after.cacheHits, cacheMisses: after.cacheMisses })
+      })()
       return closing
     },
   }

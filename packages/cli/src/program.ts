@@ -266,7 +266,7 @@ export function createProgram(
   for (const command of program.commands) {
     const name = command.name()
     if (name === 'download' || name === 'import') remoteOptions(command, true)
-    else if (name === 'seed' || name === 'export' || name === 'stats') remoteOptions(command)
+    else if (['seed', 'export', 'verify', 'stats'].includes(name)) remoteOptions(command)
   }
 
   return program

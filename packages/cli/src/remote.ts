@@ -248,7 +248,16 @@ export async function waitForUploads(
   try {
     await storage.flushUploads({ signal: AbortSignal.any([timeout, interrupted]) })
   } catch (error) {
-    if (interrupted.aborted) throw error
+    if (interrupted.aborted) {
+      const pending = remoteFigures(storage)?.pendingUploads ?? 0
+      if (pending > 0) {
+        output.warning(
+          `${pending} chunk(s) are still pending upload to ${settings.remoteName}; they are safe in the local store and upload on the next run that opens it with the remote tier`,
+          'ERR_UPLOAD_PENDING',
+        )
+      }
+      throw error
+    }
     const now = remoteFigures(storage)
     const pending = now?.pendingUploads ?? 0
     output.event('upload-pending', {

@@ -186,3 +186,41 @@ export async function requireMetadata(
   }
   return source
 }
+
+/** Cache hits and misses of every command run on the store, kept in `<store>/cache-counters.json`. */
+export interface CacheCounters {
+  cacheHits: number
+  cacheMisses: number
+}
+
+function countersPath(storeDirectory: string): string {
+  return join(storeDirectory, 'cache-counters.json')
+}
+
+export async function loadCacheCounters(storeDirectory: string): Promise<CacheCounters> {
+  try {
+    const value = JSON.parse(await readFile(countersPath(storeDirectory), 'utf8')) as Partial<CacheCounters>
+    const count = (number: unknown) =>
+      Number.isSafeInteger(number) && (number as number) >= 0 ? (number as number) : 0
+    return { cacheHits: count(value.cacheHits), cacheMisses: count(value.cacheMisses) }
+  } catch {
+    return { cacheHits: 0, cacheMisses: 0 }
+  }
+}
+
+/** Adds a run's counters to the store's totals (best effort: the figures are informative). */
+export async function addCacheCounters(storeDirectory: string, run: CacheCounters): Promise<void> {
+  if (run.cacheHits === 0 && run.cacheMisses === 0) return
+  try {
+    const total = await loadCacheCounters(storeDirectory)
+    const target = countersPath(storeDirectory)
+    const temporary = `${target}.${process.pid}.tmp`
+    await writeFile(
+      temporary,
+      `${JSON.stringify({ cacheHits: total.cacheHits + run.cacheHits, cacheMisses: total.cacheMisses + run.cacheMisses })}\n`,
+    )
+    await rename(temporary, target)
+  } catch {
+    // a read-only store directory: the totals are not kept
+  }
+}

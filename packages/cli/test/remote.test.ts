@@ -150,6 +150,12 @@ describe('the remote tier', () => {
       expect(exported.stderr).toBe('')
       expect(exported.code).toBe(0)
       expect(await compareTrees(join(torrent.root, 'big'), join(out, 'big'))).toEqual([])
+      // The chunks export fetched back count as misses in the store's totals.
+      const after = JSON.parse(
+        (await runCli(['stats', '--store', store, '--json'], { env: environment() })).stdout,
+      )
+      expect(after.cacheMisses).toBeGreaterThan(0)
+      expect(after.cacheHits).toBeGreaterThan(0)
     } finally {
       await seeder.stop()
       await dir.remove()

@@ -2,7 +2,7 @@
 // store's own figures (chunk files, bytes on disk, pins, cache limits, what the last open repaired).
 import type { Output } from '../output.ts'
 import { type RemoteFlags, remoteFigures, storeSettings } from '../remote.ts'
-import { openStore, storeDirectory, storeExists, TorrentFiles } from '../store.ts'
+import { loadCacheCounters, openStore, storeDirectory, storeExists, TorrentFiles } from '../store.ts'
 import { formatBytes } from '../units.ts'
 
 export async function ls(output: Output, options: { store?: string }): Promise<number> {
@@ -57,6 +57,7 @@ export async function stats(output: Output, options: { store?: string } & Remote
     const list = await storage.listTorrents()
     const figures = storage.stats()
     const remote = remoteFigures(storage)
+    const counters = await loadCacheCounters(store)
     const summary = {
       store,
       torrents: list.length,
@@ -68,8 +69,8 @@ export async function stats(output: Output, options: { store?: string } & Remote
       cacheLimitBytes: figures.cacheLimitBytes,
       cacheLimitChunks: figures.cacheLimitChunks,
       overLimit: figures.overLimit,
-      cacheHits: figures.cacheHits,
-      cacheMisses: figures.cacheMisses,
+      cacheHits: counters.cacheHits + figures.cacheHits,
+      cacheMisses: counters.cacheMisses + figures.cacheMisses,
       remote:
         remote === undefined
           ? null
@@ -101,7 +102,7 @@ export async function stats(output: Output, options: { store?: string } & Remote
         : `remote:       ${summary.remote.objects} objects, ${formatBytes(summary.remote.bytes)} in ${summary.remote.location}; ${summary.remote.pendingUploads} chunk(s) pending upload`,
     )
     output.line(
-      `cache:        ${summary.cacheHits} hits, ${summary.cacheMisses} misses (reads by this command)`,
+      `cache:        ${summary.cacheHits} hits, ${summary.cacheMisses} misses (chunk reads by every command run on this store; a miss is a fetch from the bucket)`,
     )
     output.line(
       `at open:      ${recovery.orphanFilesRemoved} orphan chunk files removed, ${recovery.missingChunks} chunks missing, ${recovery.piecesForgotten} pieces forgotten`,

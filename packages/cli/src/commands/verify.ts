@@ -6,6 +6,7 @@ import { isInfoHash } from '../arguments.ts'
 import { startEngine, watchCheck } from '../engine.ts'
 import { CliError } from '../errors.ts'
 import type { Output } from '../output.ts'
+import { type RemoteFlags, storeSettings } from '../remote.ts'
 import { handleInterrupts, unlessInterrupted } from '../signals.ts'
 import { openStore, requireMetadata, resolveSource, storeDirectory, TorrentFiles } from '../store.ts'
 import { formatBytes } from '../units.ts'
@@ -14,15 +15,22 @@ import { followTorrent } from './download.ts'
 export async function verify(
   output: Output,
   sourceText: string,
-  options: { store?: string },
+  options: { store?: string } & RemoteFlags,
 ): Promise<number> {
   const store = storeDirectory(options.store)
+  // With a remote tier, evicted chunks are fetched back to be hashed.
+  const settings = storeSettings(store, options)
   const source = await requireMetadata(sourceText, new TorrentFiles(store))
   const { infoHash, pieceCount, name } = source.info
 
   const interruption = handleInterrupts(output)
   // No peers and a loopback port: a recheck must not download anything.
-  const engine = await startEngine(output, { store, listen: '127.0.0.1:0', create: false })
+  const engine = await startEngine(output, {
+    store,
+    listen: '127.0.0.1:0',
+    create: false,
+    storeSettings: settings,
+  })
   try {
     const stored = (await engine.storage.listTorrents()).find((entry) => entry.infoHash === infoHash)
     if (!stored) {
