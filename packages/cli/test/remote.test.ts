@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { compareTrees, killAllChildren, startLibtorrentPeer } from '@chunktorrent/test-peers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startS3, type TestS3 } from '../../storage/test/fixtures/s3-server.ts'
-import { type CliEvent, findEvent, jsonEvents, makeTorrent, runCli, tempDir } from './helpers.ts'
+import { type CliEvent, CliProcess, findEvent, jsonEvents, makeTorrent, runCli, tempDir } from './helpers.ts'
 
 const MiB = 1_048_576
 const key = randomBytes(32).toString('hex')
@@ -202,6 +202,53 @@ describe('the remote tier', () => {
       const events: CliEvent[] = jsonEvents(again.stdout)
       expect(findEvent<{ objects: number }>(events, 'uploaded').objects).toBe(3)
       expect(await s3.listKeys('cli-import')).toHaveLength(3)
+    } finally {
+      s3.mode = 'up'
+      await dir.remove()
+    }
+  })
+
+  it('Ctrl-C while uploads hang: exit 130 with a warning saying how many chunks are pending', async () => {
+    const dir = await tempDir('cli-remote-hang')
+    try {
+      await s3.createBucket('cli-hang')
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'set',
+        [{ path: 'x.bin', length: 2 * MiB }],
+        {
+          pieceLength: 262_144,
+          seed: 47,
+        },
+      )
+      const torrentPath = join(dir.path, 'set.torrent')
+      await writeFile(torrentPath, torrent.bytes)
+      s3.mode = 'hang-puts'
+      const running = new CliProcess(
+        [
+          'import',
+          torrentPath,
+          torrent.root,
+          '--store',
+          join(dir.path, 'store'),
+          '--remote-endpoint',
+          s3.endpoint,
+          '--remote-bucket',
+          'cli-hang',
+          '--json',
+        ],
+        { env: environment() },
+      )
+      try {
+        const uploading = await running.waitForEvent('uploading')
+        expect(uploading.pendingUploads).toBe(2)
+        running.kill('SIGINT')
+        const result = await running.exited
+        expect(result.code).toBe(130)
+        expect(result.stderr).toContain('2 chunk(s) are still pending upload to s3://cli-hang')
+      } finally {
+        await running.stop()
+      }
     } finally {
       s3.mode = 'up'
       await dir.remove()

@@ -146,7 +146,13 @@ export async function download(
         : `Done: "${added.name}" ${formatBytes(status.totalWantedDone)} in ${seconds.toFixed(1)} s; received ${formatBytes(status.totalDownload)} at ${formatRate(status.totalDownload / Math.max(seconds, 0.001))}`,
       { always: true },
     )
-    await waitForUploads(output, engine.storage, settings.storeSettings, interruption.signal)
+    try {
+      await waitForUploads(output, engine.storage, settings.storeSettings, interruption.signal)
+    } catch (error) {
+      // Seeding goes on (uploads continue meanwhile); without --seed the pending chunks fail the run.
+      if (!options.seed || !(error instanceof CliError) || error.code !== 'ERR_UPLOAD_PENDING') throw error
+      output.warning(error.message, error.code)
+    }
     if (!options.seed) return 0
     output.event('seeding', { infoHash: added.infoHash }, 'Seeding from the store; press Ctrl-C to stop')
     await interruption.stopped

@@ -97,7 +97,13 @@ export async function importData(
         : `Imported ${verified}/${info.pieceCount} pieces; ${missing} are missing or damaged in ${root} and were not stored`,
       { always: true },
     )
-    await waitForUploads(output, engine.storage, settings.storeSettings, interruption.signal)
+    try {
+      await waitForUploads(output, engine.storage, settings.storeSettings, interruption.signal)
+    } catch (error) {
+      // Seeding goes on (uploads continue meanwhile); without --seed the pending chunks fail the run.
+      if (!options.seed || !(error instanceof CliError) || error.code !== 'ERR_UPLOAD_PENDING') throw error
+      output.warning(error.message, error.code)
+    }
     if (!options.seed) {
       if (missing === 0) return 0
       throw new CliError(`${missing} of ${info.pieceCount} pieces failed the check`, {
