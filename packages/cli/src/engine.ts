@@ -55,7 +55,15 @@ export async function startEngine(output: Output, options: EngineOptions): Promi
       'ERR_CHUNK_LOST',
     )
   }
-  client.on('warning', (warning) => output.warning(warning.message, warning.code))
+  const remote = options.storeSettings?.remote !== undefined
+  client.on('warning', (warning) =>
+    output.warning(
+      remote && warning.code === 'ERR_CACHE_OVER_LIMIT'
+        ? `${warning.message}; chunks leave the cache once their copies in the remote tier are confirmed`
+        : warning.message,
+      warning.code,
+    ),
+  )
   client.session.on('alert', (alert: Alert) => {
     if (alert.type === 'listen_failed') {
       output.warning(
@@ -155,6 +163,8 @@ export function watchCheck(engine: Engine, infoHash: string) {
       try {
         for (;;) {
           signal.throwIfAborted()
+          // A read the store cannot serve (e.g. an evicted chunk under a wrong key) stops the check.
+          if (torrent.state === 'error' && torrent.error) throw torrent.error
           if (sawChecked) {
             const status = engine.client.session.status(infoHash, { pieces: true })
             const have: number[] = []

@@ -141,6 +141,13 @@ describe('the remote tier', () => {
       )
       expect(wrong.code).toBe(1)
       expect(wrong.stderr).toMatch(/ERR_ENVELOPE_AUTH|encryption key is wrong/)
+      // verify stops at the first chunk it cannot read instead of waiting for a check that never ends.
+      const wrongVerify = await runCli(['verify', torrent.info.infoHash, '--store', store, '-q'], {
+        env: environment({ CHUNKTORRENT_ENCRYPTION_KEY: randomBytes(32).toString('hex') }),
+        timeoutMs: 15_000,
+      })
+      expect(wrongVerify.code).toBe(1)
+      expect(wrongVerify.stderr).toMatch(/encryption key is wrong/)
 
       // export reads the evicted chunks back through the bucket (the config file supplies the tier).
       const out = join(dir.path, 'out')
