@@ -22,6 +22,7 @@ import {
   DEFAULT_CACHE_LIMIT_BYTES,
   DEFAULT_CACHE_LIMIT_CHUNKS,
   type HashAlgorithm,
+  newStorageCounters,
   type RemoteStats,
   type Storage,
   type StorageEvents,
@@ -265,15 +266,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #eviction: Promise<void> | undefined
   #closed = false
   #closing: Promise<void> | undefined
-  readonly #counters = {
-    chunksWritten: 0,
-    piecesWritten: 0,
-    piecesVerified: 0,
-    bytesWritten: 0,
-    bytesRead: 0,
-    cacheHits: 0,
-    cacheMisses: 0,
-  }
+  readonly #counters = newStorageCounters()
 
   private constructor(
     options: Required<Omit<ChunkStorageOptions, 'openFileLimit' | 'remote' | 'pinOpenTorrents'>>,

@@ -10,6 +10,7 @@ import {
   DEFAULT_CACHE_LIMIT_BYTES,
   DEFAULT_CACHE_LIMIT_CHUNKS,
   type HashAlgorithm,
+  newStorageCounters,
   type Storage,
   type StorageEvents,
   type StorageStats,
@@ -57,15 +58,7 @@ export class MemoryStorage extends EventEmitter<StorageEvents> implements Storag
   #overLimit = false
   #localChunks = 0
   #localBytes = 0
-  readonly #counters = {
-    chunksWritten: 0,
-    piecesWritten: 0,
-    piecesVerified: 0,
-    bytesWritten: 0,
-    bytesRead: 0,
-    cacheHits: 0,
-    cacheMisses: 0,
-  }
+  readonly #counters = newStorageCounters()
 
   constructor(options: MemoryStorageOptions = {}) {
     super()

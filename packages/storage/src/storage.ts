@@ -31,6 +31,19 @@ export interface StoredTorrent {
   readonly createdAt: string
 }
 
+/** The running counters every built-in storage keeps (the counting part of StorageStats). */
+export function newStorageCounters() {
+  return {
+    chunksWritten: 0,
+    piecesWritten: 0,
+    piecesVerified: 0,
+    bytesWritten: 0,
+    bytesRead: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+  }
+}
+
 /** A synchronous snapshot of a storage's counters. Counters count since the storage was opened. */
 export interface StorageStats {
   readonly torrentCount: number
