@@ -62,6 +62,7 @@ import {
   killTrackedChildren,
   MB,
   MiB,
+  measureWhile,
   onInterrupt,
   type ProcSnapshot,
   printJsonLine,
@@ -690,13 +691,13 @@ async function main(): Promise<void> {
       if (verbose)
         leech.events.on('output', (line: unknown) => process.stderr.write(`[libtorrent] ${String(line)}\n`))
       try {
-        const sampler = sampleProc(leech.pid)
-        const before = readProc(leech.pid)
-        const threadsBefore = threadCpu(leech.pid)
-        const done = await leech.done(timeoutMs)
-        const after = readProc(leech.pid)
-        const threads = threadCpuDelta(threadsBefore, threadCpu(leech.pid))
-        const peaks = sampler.stop()
+        const {
+          result: done,
+          before,
+          after,
+          threads,
+          peaks,
+        } = await measureWhile(leech.pid, () => leech.done(timeoutMs))
         const seederCpuSeconds = cpuOf(seeder.pid) - seederBefore
         if (done.downloaded !== bytes)
           throw new Error(`the libtorrent leecher finished with ${done.downloaded} of ${bytes} bytes`)

@@ -43,6 +43,7 @@ import {
   killTrackedChildren,
   MB,
   MiB,
+  measureWhile,
   onInterrupt,
   type ProcSnapshot,
   printJsonLine,
@@ -51,7 +52,6 @@ import {
   readProc,
   runNodeChild,
   type Summary,
-  sampleProc,
   scratchDir,
   summarize,
   type ThreadCpu,
@@ -386,13 +386,13 @@ async function main(): Promise<void> {
       if (verbose)
         leech.events.on('output', (line: unknown) => process.stderr.write(`[libtorrent] ${String(line)}\n`))
       try {
-        const sampler = sampleProc(leech.pid)
-        const before = readProc(leech.pid)
-        const threadsBefore = threadCpu(leech.pid)
-        const done = await leech.done(timeoutMs)
-        const after = readProc(leech.pid)
-        const threads = threadCpuDelta(threadsBefore, threadCpu(leech.pid))
-        const peaks = sampler.stop()
+        const {
+          result: done,
+          before,
+          after,
+          threads,
+          peaks,
+        } = await measureWhile(leech.pid, () => leech.done(timeoutMs))
         if (done.downloaded !== bytes)
           throw new Error(`the libtorrent leecher finished with ${done.downloaded} of ${bytes} bytes`)
         const peakRssAnonBytes = Math.max(peaks.peakRssAnonBytes, after.rssAnonBytes)

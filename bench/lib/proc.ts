@@ -219,3 +219,27 @@ export function sampleProc(pid: Pid, intervalMs = 50): ProcSampler {
     },
   }
 }
+
+/** What measureWhile saw of a process: snapshots around the work, per-thread CPU and peaks. */
+export interface ProcMeasurement<T> {
+  result: T
+  before: ProcSnapshot
+  after: ProcSnapshot
+  threads: ThreadCpu[]
+  peaks: ProcPeaks
+}
+
+/** Runs `work` while sampling `pid`: /proc snapshots before and after, thread CPU, memory peaks. */
+export async function measureWhile<T>(pid: number, work: () => Promise<T>): Promise<ProcMeasurement<T>> {
+  const sampler = sampleProc(pid)
+  const before = readProc(pid)
+  const threadsBefore = threadCpu(pid)
+  try {
+    const result = await work()
+    const after = readProc(pid)
+    const threads = threadCpuDelta(threadsBefore, threadCpu(pid))
+    return { result, before, after, threads, peaks: sampler.stop() }
+  } finally {
+    sampler.stop()
+  }
+}
