@@ -15,6 +15,7 @@ import {
   type TorrentInfo,
 } from '@chunktorrent/ffi'
 import type { Storage, StorageStats, StorageWarning, TorrentStorage } from '@chunktorrent/storage'
+import { geometryOf } from './geometry-of.ts'
 import type { TorrentClientInternals } from './internals.ts'
 import { type ResolvedSource, resolveSource, type TorrentSource } from './source.ts'
 import { StorageDiskIo } from './storage-disk-io.ts'
@@ -240,7 +241,7 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
     let havePieces: number[] | undefined
     if (resolved.kind === 'torrent' && this.#diskIo) {
       const torrentStorage = await this.#diskIo.openTorrent({
-        ...TorrentClient.#geometry(resolved.info),
+        ...geometryOf(resolved.info),
         ...(options.releaseId !== undefined && { releaseId: options.releaseId }),
       })
       havePieces = options.recheck ? undefined : await torrentStorage.verifiedPieces()
@@ -319,7 +320,7 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
     }
     const info = resolved.info
     const torrentStorage = await this.#diskIo.openTorrent({
-      ...TorrentClient.#geometry(info),
+      ...geometryOf(info),
       ...(options.releaseId !== undefined && { releaseId: options.releaseId }),
     })
     for (let piece = 0; piece < info.pieceCount; piece++) {
@@ -405,22 +406,6 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
 
   #open(): void {
     if (this.#closing) throw new TorrentError('The client is closed', { code: 'ERR_CLIENT_CLOSED' })
-  }
-
-  static #geometry(info: TorrentInfo) {
-    return {
-      infoHash: info.infoHash,
-      name: info.name,
-      pieceLength: info.pieceLength,
-      totalSize: info.length,
-      files: info.files.map((file) => ({
-        path: file.path,
-        length: file.length,
-        offset: file.offset,
-        pad: file.pad,
-      })),
-      magnetLink: info.magnetURI,
-    }
   }
 
   static #sessionSource(resolved: ResolvedSource) {

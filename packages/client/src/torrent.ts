@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import { TorrentError, type TorrentInfo, type TorrentStatus } from '@chunktorrent/ffi'
+import { torrentGeometry } from './geometry-of.ts'
 import type { TorrentClientInternals } from './internals.ts'
 
 export interface TorrentFile {
@@ -207,22 +208,16 @@ export class Torrent extends EventEmitter<TorrentEvents> {
         { code: 'ERR_OUT_OF_RANGE' },
       )
     }
-    const from = entry.offset + start
-    const to = entry.offset + end + 1 // exclusive
-    const pieceLength = info.pieceLength
+    // The file's bytes [from, to) of the stream, as the pieces that cover them.
+    const spans = torrentGeometry(info).piecesOfRange(entry.offset + start, entry.offset + end + 1)
+    const last = spans.at(-1)?.pieceIndex ?? 0
     const torrent = this
     const client = this.#client
     async function* read(): AsyncGenerator<Buffer> {
-      if (to <= from) return
-      const first = Math.floor(from / pieceLength)
-      const last = Math.floor((to - 1) / pieceLength)
-      for (let piece = first; piece <= last; piece++) {
-        client.prioritize(torrent, piece, last)
-        await torrent.#waitForPiece(piece, options.signal)
-        const pieceStart = piece * pieceLength
-        const offset = Math.max(from, pieceStart) - pieceStart
-        const length = Math.min(to, pieceStart + pieceLength) - pieceStart - offset
-        yield await client.readPiece(torrent, piece, offset, length)
+      for (const { pieceIndex, start: offset, end: spanEnd } of spans) {
+        client.prioritize(torrent, pieceIndex, last)
+        await torrent.#waitForPiece(pieceIndex, options.signal)
+        yield await client.readPiece(torrent, pieceIndex, offset, spanEnd - offset)
       }
     }
     return Readable.from(read(), { objectMode: false, ...(options.signal && { signal: options.signal }) })

@@ -244,6 +244,74 @@ describe('TorrentGeometry arithmetic', () => {
     expect(() => geometry.readRange(0, 0, 0.5)).toThrow(TypeError)
   })
 
+  it('maps a byte range of the stream to the pieces covering it', () => {
+    const geometry = TorrentGeometry.from(single(100, 250), 64)
+    const table: Array<[start: number, end: number, spans: Array<[number, number, number, number]>]> = [
+      [0, 0, []],
+      [250, 250, []],
+      [
+        0,
+        250,
+        [
+          [0, 0, 100, 0],
+          [1, 0, 100, 100],
+          [2, 0, 50, 200],
+        ],
+      ],
+      [10, 20, [[0, 10, 20, 0]]],
+      [
+        99,
+        101,
+        [
+          [0, 99, 100, 0],
+          [1, 0, 1, 1],
+        ],
+      ],
+      [100, 200, [[1, 0, 100, 0]]],
+      [
+        199,
+        250,
+        [
+          [1, 99, 100, 0],
+          [2, 0, 50, 1],
+        ],
+      ],
+      [249, 250, [[2, 49, 50, 0]]],
+    ]
+    for (const [start, end, spans] of table) {
+      expect(geometry.piecesOfRange(start, end)).toEqual(
+        spans.map(([pieceIndex, from, to, rangeOffset]) => ({
+          pieceIndex,
+          start: from,
+          end: to,
+          rangeOffset,
+        })),
+      )
+    }
+    expect(captureError(() => geometry.piecesOfRange(0, 251))).toMatchObject({
+      code: 'ERR_OFFSET_OUT_OF_RANGE',
+    })
+    expect(captureError(() => geometry.piecesOfRange(-1, 10))).toMatchObject({
+      code: 'ERR_OFFSET_OUT_OF_RANGE',
+    })
+    expect(() => geometry.piecesOfRange(20, 10)).toThrow(RangeError)
+    expect(() => geometry.piecesOfRange(0.5, 10)).toThrow(TypeError)
+    // Over random ranges the spans tile the range exactly.
+    const { integer } = seededRandom(7)
+    for (let round = 0; round < 200; round++) {
+      const start = integer(251)
+      const end = start + integer(251 - start)
+      let covered = 0
+      for (const span of geometry.piecesOfRange(start, end)) {
+        expect(span.rangeOffset).toBe(covered)
+        expect(span.pieceIndex * 100 + span.start).toBe(start + covered)
+        expect(span.end).toBeLessThanOrEqual(geometry.pieceSize(span.pieceIndex))
+        covered += span.end - span.start
+      }
+      expect(covered).toBe(end - start)
+    }
+  })
+
   it('tiles every piece and every chunk exactly, over random geometries', () => {
     const { integer } = seededRandom(42)
     const problems: string[] = []

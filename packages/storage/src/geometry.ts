@@ -60,6 +60,15 @@ export interface PieceSpan {
   readonly chunkOffset: number
 }
 
+/** A piece's share of a byte range of the stream. `start`/`end` are relative to the piece (end exclusive). */
+export interface RangeSpan {
+  readonly pieceIndex: number
+  readonly start: number
+  readonly end: number
+  /** Where this span begins inside the range. */
+  readonly rangeOffset: number
+}
+
 /** A byte range inside one piece, after the read rules were applied. */
 export interface PieceRange {
   readonly offset: number
@@ -258,6 +267,36 @@ export class TorrentGeometry {
       const start = Math.max(chunkStart, pieceStart) - pieceStart
       const end = Math.min(chunkEnd, pieceEnd) - pieceStart
       if (start < end) spans.push({ pieceIndex, start, end, chunkOffset: pieceStart + start - chunkStart })
+    }
+    return spans
+  }
+
+  /**
+   * The pieces overlapping bytes `[start, end)` of the flat stream (a file's bytes are
+   * `[file.offset, file.offset + file.length)`), in order, each with the piece-relative range to
+   * read. An empty range maps to nothing; a range outside `[0, totalSize]` throws
+   * `ERR_OFFSET_OUT_OF_RANGE`, and `end < start` or a non-integer is a RangeError or TypeError.
+   */
+  piecesOfRange(start: number, end: number): RangeSpan[] {
+    assertInteger(start, 'The range start')
+    assertInteger(end, 'The range end')
+    if (end < start) throw argumentOutOfRange(`The range end ${end} is before its start ${start}`)
+    if (start < 0 || end > this.totalSize) {
+      throw new StorageError(
+        'ERR_OFFSET_OUT_OF_RANGE',
+        `The range ${start}-${end} is outside the torrent's ${this.totalSize} bytes`,
+      )
+    }
+    const spans: RangeSpan[] = []
+    if (start === end) return spans
+    const first = Math.floor(start / this.pieceLength)
+    const last = Math.floor((end - 1) / this.pieceLength)
+    for (let pieceIndex = first; pieceIndex <= last; pieceIndex++) {
+      const pieceStart = pieceIndex * this.pieceLength
+      const pieceEnd = Math.min(pieceStart + this.pieceLength, this.totalSize)
+      const from = Math.max(start, pieceStart)
+      const to = Math.min(end, pieceEnd)
+      spans.push({ pieceIndex, start: from - pieceStart, end: to - pieceStart, rangeOffset: from - start })
     }
     return spans
   }

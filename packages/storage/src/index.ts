@@ -26,6 +26,7 @@ export {
   DEFAULT_CHUNK_SIZE,
   type PieceRange,
   type PieceSpan,
+  type RangeSpan,
   type TorrentFile,
   type TorrentFileInput,
   TorrentGeometry,
