@@ -76,6 +76,10 @@ const DIRECTORY_SYNC_DELAY_MS = 25
 const COMMIT_DELAY_MS = 100
 /** or until this many bytes of pieces wait for it. */
 const COMMIT_BATCH_BYTES = 64 * 1_048_576
+/** A write waiting for room in the cache re-checks at least this often, */
+const ROOM_RECHECK_MS = 200
+/** and stops waiting when no upload was confirmed for this long (a hung endpoint). */
+const ROOM_STALL_MS = 10_000
 const INDEX_FILE = 'index.db'
 const CHUNKS_DIRECTORY = 'chunks'
 const chunkFilePattern = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.enc$/
@@ -219,7 +223,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   /** An upload failed and none succeeded since (the warning was emitted). */
   #uploadsFailing = false
   #remoteTotals = { objects: 0, bytes: 0 }
-  readonly #remoteCounters = { uploadsDone: 0, uploadsFailed: 0, fetches: 0, fetchesFailed: 0 }
+  readonly #remoteCounters = { uploadsDone: 0, uploadsFailed: 0, fetches: 0, fetchesFailed: 0, writesDelayed: 0 }
   readonly #operations: TorrentOperations = {
     writePiece: (state, index, data) => this.#track(state, () => this.#writePiece(state, index, data)),
     markVerified: (state, index) => this.#track(state, () => this.#markVerified(state, index)),
@@ -263,6 +267,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #pinnedDirty = true
   #overLimit = false
   #evictionMayHelp = true
+  /** Writes waiting for eviction to make room in the cache (see #waitForRoom). */
+  #roomWaiters: Array<() => void> = []
+  #lastUploadConfirmed = 0
   #eviction: Promise<void> | undefined
   #closed = false
   #closing: Promise<void> | undefined
@@ -466,6 +473,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         const owner = this.#chunkOwners.get(id)
         if (owner !== undefined) owner.record.uploaded = true
         this.#remoteCounters.uploadsDone++
+        this.#lastUploadConfirmed = performance.now()
         this.#uploadsFailing = false
         this.#remoteDirty = true
         this.#evictionMayHelp = true
@@ -476,6 +484,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         this.#remoteCounters.uploadsFailed++
         if (!this.#uploadsFailing) {
           this.#uploadsFailing = true
+          this.#wakeRoomWaiters()
           this.#warn({
             code: 'ERR_REMOTE_UPLOAD_FAILING',
             message: `Uploads to s3://${remote.bucket} fail (${(error as Error).message}); retrying with backoff`,
@@ -1032,6 +1041,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       this.#index.defer(() => this.#index.forgetUpload(record.id))
     }
     let lease: FileLease
+    if (!record.local) await this.#waitForRoom(record)
     if (!record.local) {
       this.#becomeLocal(record)
       lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), true)
@@ -1663,6 +1673,46 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     } else {
       this.#overLimit = false
     }
+    this.#wakeRoomWaiters()
+  }
+
+  /**
+   * Holds the cache limit while a torrent larger than the cache downloads: before a new chunk file
+   * is created in a full cache, the write waits for uploads to confirm and eviction to make room,
+   * so that the download runs at the pace of the uploads. It waits only while that can help: with
+   * a remote tier, open torrents not pinning their chunks, uploads queued or running, and the
+   * endpoint answering (an upload confirmed within ROOM_STALL_MS). When uploads fail or hang
+   * (endpoint down) or nothing is left to upload, the write goes ahead and the cache grows past
+   * the limit, with the ERR_CACHE_OVER_LIMIT warning.
+   */
+  async #waitForRoom(record: ChunkRecord): Promise<void> {
+    if (this.#remote === undefined || this.pinOpenTorrents) return
+    const started = performance.now()
+    while (
+      !this.#closed &&
+      !this.#uploadsFailing &&
+      performance.now() - Math.max(started, this.#lastUploadConfirmed) < ROOM_STALL_MS &&
+      (this.#uploadQueue.size > 0 || this.#uploadsRunning > 0 || this.#eviction !== undefined) &&
+      (this.#localBytes + record.length > this.cacheLimitBytes || this.#localChunks + 1 > this.cacheLimitChunks)
+    ) {
+      this.#remoteCounters.writesDelayed++
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ROOM_RECHECK_MS)
+        function done() {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.#roomWaiters.push(done)
+      })
+      this.#checkLimits()
+    }
+  }
+
+  #wakeRoomWaiters(): void {
+    if (this.#roomWaiters.length === 0) return
+    const waiters = this.#roomWaiters
+    this.#roomWaiters = []
+    for (const waiter of waiters) waiter()
   }
 
   #flushAccessTimes(): void {

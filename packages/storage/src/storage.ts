@@ -85,6 +85,11 @@ export interface RemoteStats {
   /** Evicted chunks fetched back from the bucket (read-through), and fetches that failed. */
   readonly fetches: number
   readonly fetchesFailed: number
+  /**
+   * Times a write waited for room in a full cache (uploads to confirm, then eviction) before
+   * creating a chunk file: the cache limit holding while a download outruns the uploads.
+   */
+  readonly writesDelayed: number
 }
 
 export type StorageWarningCode = 'ERR_CACHE_OVER_LIMIT' | 'ERR_CHUNK_LOST' | 'ERR_REMOTE_UPLOAD_FAILING'
