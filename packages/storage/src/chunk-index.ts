@@ -1,6 +1,7 @@
 // The chunk store's index: one SQLite database (better-sqlite3, WAL) holding the parity spec's
 // `torrents` and `torrent_piece_mappings` tables exactly, plus this package's own tables for the
-// torrents' layouts, chunk records, pins, upload state and written (unverified) pieces.
+// torrents' layouts, chunk records, pins, upload state, written (unverified) pieces and the remote
+// objects of deleted torrents still to delete.
 
 import Database from 'better-sqlite3'
 import { StorageError, toStorageError } from './errors.ts'
@@ -77,6 +78,14 @@ CREATE TABLE IF NOT EXISTS written_pieces (
   piece_index INTEGER NOT NULL,
   PRIMARY KEY (torrent_id, piece_index)
 ) WITHOUT ROWID;
+-- Remote objects of deleted torrents (s3://bucket/key, as uploaded), recorded in the transaction
+-- that deletes the torrent's rows, removed once the bucket confirmed the delete. No foreign key:
+-- the chunk row is gone by then. Additive: a store written by an older version gains it at open.
+CREATE TABLE IF NOT EXISTS remote_deletions (
+  location TEXT PRIMARY KEY,
+  chunk_id TEXT,
+  requested_at TEXT NOT NULL
+);
 `
 
 export interface TorrentRow {
@@ -101,6 +110,12 @@ export interface ChunkRow {
   is_local: number
   last_access_ms: number
   uploaded: number
+}
+
+/** A remote object to delete: its location (`s3://bucket/key`) and the chunk it held. */
+export interface RemoteDeletion {
+  location: string
+  chunk_id: string | null
 }
 
 export interface MappingRow {
@@ -369,9 +384,49 @@ export class ChunkIndex {
     this.run('UPDATE torrents SET is_seeding = ? WHERE id = ?', seeding ? 1 : 0, torrentId)
   }
 
-  /** Deletes a torrent and (by cascade) all its rows; durable when it returns. */
-  deleteTorrent(torrentId: string): void {
-    this.durably(() => this.run('DELETE FROM torrents WHERE id = ?', torrentId))
+  /**
+   * Deletes a torrent and (by cascade) all its rows; durable when it returns. In the same
+   * transaction, the remote objects of its uploaded chunks (and `extra` ones: uploads in flight)
+   * are recorded in `remote_deletions`, so that no crash leaks an object. Returns what was recorded.
+   */
+  deleteTorrent(torrentId: string, extra: readonly RemoteDeletion[] = []): RemoteDeletion[] {
+    return this.durably(() => {
+      const recorded = this.all<RemoteDeletion>(
+        `SELECT u.location, u.chunk_id FROM chunk_uploads u JOIN chunks c ON c.id = u.chunk_id
+         WHERE c.torrent_id = ?`,
+        torrentId,
+      )
+      const locations = new Set(recorded.map((deletion) => deletion.location))
+      for (const deletion of extra) {
+        if (!locations.has(deletion.location)) recorded.push(deletion)
+        locations.add(deletion.location)
+      }
+      const now = new Date().toISOString()
+      for (const { location, chunk_id } of recorded) {
+        this.run(
+          'INSERT OR IGNORE INTO remote_deletions (location, chunk_id, requested_at) VALUES (?, ?, ?)',
+          location,
+          chunk_id,
+          now,
+        )
+      }
+      this.run('DELETE FROM torrents WHERE id = ?', torrentId)
+      return recorded
+    })
+  }
+
+  // Remote deletions
+
+  /** Every remote object still to delete, oldest request first. */
+  pendingDeletions(): RemoteDeletion[] {
+    return this.all('SELECT location, chunk_id FROM remote_deletions ORDER BY requested_at, location')
+  }
+
+  /** The bucket confirmed these deletions. */
+  forgetDeletions(locations: readonly string[]): void {
+    this.transaction(() => {
+      for (const location of locations) this.run('DELETE FROM remote_deletions WHERE location = ?', location)
+    })
   }
 
   // Chunks

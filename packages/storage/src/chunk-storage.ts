@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { type FileHandle, mkdir, open, opendir, readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ChunkIndex, type TorrentRow } from './chunk-index.ts'
+import { ChunkIndex, type RemoteDeletion, type TorrentRow } from './chunk-index.ts'
 import { argumentOutOfRange, invalidArgumentType, StorageError, toStorageError } from './errors.ts'
 import { FileHandleCache, type FileLease } from './file-handles.ts'
 import {
@@ -16,8 +16,9 @@ import {
   TorrentGeometry,
   type TorrentGeometryInput,
 } from './geometry.ts'
+import { parseObjectLocation } from './object-key.ts'
 import { PieceLocks } from './piece-locks.ts'
-import { RemoteTier, type RemoteTierOptions } from './remote-tier.ts'
+import { DELETE_BATCH_LIMIT, RemoteTier, type RemoteTierOptions } from './remote-tier.ts'
 import {
   DEFAULT_CACHE_LIMIT_BYTES,
   DEFAULT_CACHE_LIMIT_CHUNKS,
@@ -355,6 +356,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       throw toStorageError(error, 'Sweeping the store')
     }
     storage.#resumeUploads()
+    storage.#resumeDeletions()
     // A store opened over its limit (a lower limit than last time) evicts what it may.
     storage.#checkLimits()
     return storage
@@ -541,6 +543,195 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       }
       this.#flushWaiters.push(done)
       this.#flushRejecters.add(fail)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  // Remote deletions: the objects of deleted torrents (rows of `remote_deletions`)
+
+  /** Objects waiting for a delete request (location → chunk id), in request order. */
+  readonly #deletionQueue = new Map<string, string | null>()
+  /** Objects in a delete request, or waiting to retry one. */
+  readonly #deleting = new Set<string>()
+  readonly #deletionWorkers = new Set<Promise<void>>()
+  #deletionWaiters: Array<() => void> = []
+  readonly #deletionRejecters = new Set<(error: Error) => void>()
+  /** A delete failed and none succeeded since (the warning was emitted). */
+  #deletionsFailing = false
+  readonly #deletionCounters = { deletionsDone: 0, deletionsFailed: 0 }
+
+  /** Deletions recorded by an earlier session (or by one without the remote tier) are queued again. */
+  #resumeDeletions(): void {
+    if (this.#remote === undefined) return
+    this.#enqueueDeletions(this.#index.pendingDeletions())
+  }
+
+  /** Uploads in flight of these chunks: their objects may land after the rows are gone. */
+  #uploadsInFlight(chunks: ReadonlyArray<{ id: string }>): RemoteDeletion[] {
+    const remote = this.#remote
+    if (remote === undefined) return []
+    return chunks
+      .filter((chunk) => this.#uploading.has(chunk.id))
+      .map((chunk) => ({ location: remote.locationFor(chunk.id), chunk_id: chunk.id }))
+  }
+
+  /** Queues recorded deletions (only with a remote tier: without one, the rows wait for a later session). */
+  #enqueueDeletions(deletions: readonly RemoteDeletion[]): void {
+    if (this.#remote === undefined || this.#closed) return
+    for (const { location, chunk_id } of deletions) {
+      // A row that is not an s3:// location was not written by this package: it stays, untouched.
+      if (parseObjectLocation(location) === undefined || this.#deleting.has(location)) continue
+      this.#deletionQueue.set(location, chunk_id)
+    }
+    this.#pumpDeletions()
+  }
+
+  #pumpDeletions(): void {
+    const remote = this.#remote
+    if (remote === undefined) return
+    while (
+      !this.#closed &&
+      this.#deletionWorkers.size < remote.deleteConcurrency &&
+      this.#deletionQueue.size > 0
+    ) {
+      const worker = this.#deletionWorker(remote)
+        .catch(() => {})
+        .finally(() => {
+          this.#deletionWorkers.delete(worker)
+          this.#notifyDeletionWaiters()
+          this.#pumpDeletions()
+        })
+      this.#deletionWorkers.add(worker)
+    }
+  }
+
+  /**
+   * Takes up to one request's worth of queued deletions; not those of a chunk whose upload is
+   * still in flight (a delete before its PUT lands would leak the object): they wait for it.
+   */
+  #takeDeletionBatch(): Array<[string, string | null]> {
+    const batch: Array<[string, string | null]> = []
+    for (const entry of this.#deletionQueue) {
+      if (entry[1] !== null && this.#uploading.has(entry[1])) continue
+      batch.push(entry)
+      if (batch.length === DELETE_BATCH_LIMIT) break
+    }
+    for (const [location] of batch) {
+      this.#deletionQueue.delete(location)
+      this.#deleting.add(location)
+    }
+    return batch
+  }
+
+  /**
+   * One of `deleteConcurrency` workers: sends batches of deletions until the queue is empty. A
+   * row is removed once its delete is confirmed (a missing object counts); failed ones are
+   * retried with exponential backoff, by this worker, until they succeed or the store closes.
+   */
+  async #deletionWorker(remote: RemoteTier): Promise<void> {
+    const signal = this.#uploadAbort.signal
+    let batch: Array<[string, string | null]> = []
+    for (let attempt = 0; !this.#closed; ) {
+      if (batch.length === 0) batch = this.#takeDeletionBatch()
+      if (batch.length === 0) {
+        // What is left waits for uploads of the same chunks to settle.
+        if (this.#deletionQueue.size === 0 || this.#uploadsActive.size === 0) return
+        await Promise.race([...this.#uploadsActive])
+        continue
+      }
+      const locations = batch.map(([location]) => location)
+      let failures: Map<string, Error>
+      try {
+        failures = await remote.deleteObjects(locations, signal)
+      } catch (error) {
+        const failure = toStorageError(error, `Deleting ${locations.length} object(s) from the remote tier`)
+        failures = new Map(locations.map((location) => [location, failure]))
+      }
+      const confirmed = locations.filter((location) => !failures.has(location))
+      if (confirmed.length > 0 && !this.#index.closed) {
+        try {
+          this.#index.forgetDeletions(confirmed)
+        } catch {
+          // The rows stay; the next session deletes those objects again, which is harmless.
+        }
+        this.#deletionCounters.deletionsDone += confirmed.length
+        this.#deletionsFailing = false
+      }
+      for (const location of confirmed) this.#deleting.delete(location)
+      batch = batch.filter(([location]) => failures.has(location))
+      if (batch.length === 0) {
+        attempt = 0
+        this.#notifyDeletionWaiters()
+        continue
+      }
+      if (this.#closed) break
+      this.#deletionCounters.deletionsFailed += batch.length
+      if (!this.#deletionsFailing) {
+        this.#deletionsFailing = true
+        const first = failures.get(batch[0]![0])!
+        this.#warn({
+          code: 'ERR_REMOTE_DELETE_FAILING',
+          message: `Deleting objects of deleted torrents from s3://${remote.bucket} fails (${first.message}); retrying with backoff`,
+          cause: first,
+        })
+      }
+      await this.#retryDelay(remote, attempt++, signal)
+    }
+    // Closed: what is left stays recorded for the next session.
+    for (const [location] of batch) this.#deleting.delete(location)
+  }
+
+  /** Waits a retry delay: exponential with jitter, cut short when the store closes. */
+  #retryDelay(remote: RemoteTier, attempt: number, signal: AbortSignal): Promise<void> {
+    const delay = Math.min(remote.retryMaxDelayMs, remote.retryBaseDelayMs * 2 ** Math.min(attempt, 20))
+    return new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve()
+      const timer = setTimeout(done, delay * (0.75 + Math.random() / 2))
+      function done() {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      signal.addEventListener('abort', done)
+    })
+  }
+
+  #notifyDeletionWaiters(): void {
+    if (this.#deletionQueue.size > 0 || this.#deleting.size > 0) return
+    const waiters = this.#deletionWaiters
+    this.#deletionWaiters = []
+    for (const waiter of waiters) waiter()
+  }
+
+  /**
+   * Resolves when the bucket confirmed the deletion of every object of the torrents deleted so far
+   * (and of those an earlier session left pending); immediately without a remote tier, whose
+   * pending rows wait for a session with one. Rejects with the signal's reason when `signal`
+   * aborts, and with `ERR_STORAGE_CLOSED` when the store closes first. Failed deletes keep
+   * retrying meanwhile: with an endpoint that is down this waits until it is back.
+   */
+  flushDeletions(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#assertOpen()
+    const { signal } = options
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (this.#deletionQueue.size === 0 && this.#deleting.size === 0) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#deletionWaiters = this.#deletionWaiters.filter((waiter) => waiter !== done)
+        this.#deletionRejecters.delete(fail)
+        reject(signal!.reason)
+      }
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort)
+        this.#deletionRejecters.delete(fail)
+        resolve()
+      }
+      const fail = (error: Error) => {
+        signal?.removeEventListener('abort', onAbort)
+        reject(error)
+      }
+      this.#deletionWaiters.push(done)
+      this.#deletionRejecters.add(fail)
       signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
@@ -768,14 +959,17 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     if (row === undefined) return
     const chunks = this.#index.chunksOf(row.id)
     for (const chunk of chunks) await this.#files.drop(chunk.id)
-    // The rows go first, durably; then the files. A crash in between leaves orphans for the sweep.
-    this.#index.deleteTorrent(row.id)
+    // The rows go first, durably, and in the same transaction the remote objects to delete are
+    // recorded (a crash never leaks one); then the files. A crash in between leaves orphans for
+    // the sweep. The objects are deleted in the background (flushDeletions waits for them).
+    const deletions = this.#index.deleteTorrent(row.id, this.#uploadsInFlight(chunks))
     this.#torrentCount--
     this.#remoteDirty = true
     for (const chunk of chunks) {
       this.#uploadQueue.delete(chunk.id)
       this.#chunkGeneration.set(chunk.id, (this.#chunkGeneration.get(chunk.id) ?? 0) + 1)
     }
+    this.#enqueueDeletions(deletions)
     this.#pinnedDirty = true
     await this.#crashPoint('after-delete-before-unlink')
     const local = chunks.filter((chunk) => chunk.is_local === 1)
@@ -824,6 +1018,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       ...this.#remoteTotals,
       pendingUploads: this.#uploadQueue.size + this.#uploadsRunning,
       ...this.#remoteCounters,
+      pendingDeletions: this.#deletionQueue.size + this.#deleting.size,
+      ...this.#deletionCounters,
     }
   }
 
@@ -841,9 +1037,15 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       for (const reject of this.#flushRejecters) reject(closedStorage())
       this.#flushRejecters.clear()
       this.#flushWaiters = []
+      // Deletions too: their rows stay, and the next open with the remote tier resumes them.
+      this.#deletionQueue.clear()
+      for (const reject of this.#deletionRejecters) reject(closedStorage())
+      this.#deletionRejecters.clear()
+      this.#deletionWaiters = []
       await Promise.all([...this.#open.values()].map((state) => this.#closeTorrent(state, false)))
       while (this.#uploadsActive.size > 0) await Promise.allSettled([...this.#uploadsActive])
       while (this.#fetches.size > 0) await Promise.allSettled([...this.#fetches.values()])
+      while (this.#deletionWorkers.size > 0) await Promise.allSettled([...this.#deletionWorkers])
       this.#remote?.destroy()
       while (this.#committing) await new Promise((resolve) => setImmediate(resolve))
       clearTimeout(this.#directorySyncTimer)

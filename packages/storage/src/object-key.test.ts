@@ -1,7 +1,7 @@
 // The object-store key layout of the parity spec.
 
 import { describe, expect, it } from 'vitest'
-import { objectKeyFor, objectLocation } from './object-key.ts'
+import { objectKeyFor, objectLocation, parseObjectLocation } from './object-key.ts'
 
 describe('object keys', () => {
   it('shards by the first two pairs of characters of the chunk id', () => {
@@ -16,6 +16,16 @@ describe('object keys', () => {
 
   it('forms s3 locations', () => {
     expect(objectLocation('music', objectKeyFor('abcd'))).toBe('s3://music/chunks/ab/cd/abcd.enc')
+  })
+
+  it('parses s3 locations back into bucket and key', () => {
+    expect(parseObjectLocation('s3://music/store-a/chunks/ab/cd/abcd.enc')).toEqual({
+      bucket: 'music',
+      key: 'store-a/chunks/ab/cd/abcd.enc',
+    })
+    for (const bad of ['', 's3://music', 's3://music/', 'https://music/key', 's3:///key']) {
+      expect(parseObjectLocation(bad)).toBeUndefined()
+    }
   })
 
   it('rejects empty ids', () => {

@@ -20,3 +20,9 @@ export function objectLocation(bucket: string, key: string): string {
     throw invalidArgumentType('The key must be a non-empty string')
   return `s3://${bucket}/${key}`
 }
+
+/** The bucket and key of a location string (`s3://<bucket>/<key>`), or undefined if it is not one. */
+export function parseObjectLocation(location: string): { bucket: string; key: string } | undefined {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location)
+  return match === null ? undefined : { bucket: match[1]!, key: match[2]! }
+}

@@ -1,14 +1,20 @@
 // The remote tier of ChunkStorage: an S3-compatible bucket holding an encrypted copy (the parity
 // spec's AES-256-GCM envelope) of every complete chunk, under the parity spec's object keys. Only
 // a chunk with a confirmed remote copy may leave the local cache; a read of an evicted chunk
-// fetches it back (read-through). This file knows S3 and the key; the queue and the bookkeeping
-// live in ChunkStorage.
+// fetches it back (read-through); the objects of a deleted torrent are deleted. This file knows S3
+// and the key; the queues and the bookkeeping live in ChunkStorage.
 
 import { readFileSync } from 'node:fs'
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import { DEFAULT_KEY_ID, decodeEnvelope, ENVELOPE_KEY_LENGTH, encodeEnvelope } from './envelope.ts'
 import { invalidArgumentType, StorageError } from './errors.ts'
-import { objectKeyFor, objectLocation } from './object-key.ts'
+import { objectKeyFor, objectLocation, parseObjectLocation } from './object-key.ts'
 
 /** The environment variable read for the encryption key when no option gives one (64 hex chars). */
 export const ENCRYPTION_KEY_ENV = 'CHUNKTORRENT_ENCRYPTION_KEY'
@@ -35,7 +41,12 @@ export interface RemoteTierOptions {
   forcePathStyle?: boolean
   /** Uploads running at once; default 4. */
   uploadConcurrency?: number
-  /** First retry delay of a failed upload, doubled per attempt up to `retryMaxDelayMs`; default 500. */
+  /** Delete requests (each of up to 1,000 objects) running at once; default 2. */
+  deleteConcurrency?: number
+  /**
+   * First retry delay of a failed upload (or delete), doubled per attempt up to `retryMaxDelayMs`;
+   * default 500.
+   */
   retryBaseDelayMs?: number
   /** Default 30,000. */
   retryMaxDelayMs?: number
@@ -110,16 +121,39 @@ function remoteError(error: unknown, what: string): StorageError {
   return new StorageError('ERR_REMOTE_IO', `${what}: ${message}`, { cause: error })
 }
 
+/** Keys one DeleteObjects request carries at most (the S3 limit). */
+export const DELETE_BATCH_LIMIT = 1_000
+
+function errorFields(error: unknown): { name: unknown; status: unknown } {
+  const fields = error as { name?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } }
+  return { name: fields?.name ?? fields?.Code, status: fields?.$metadata?.httpStatusCode }
+}
+
+/** The object (or its whole bucket) is not there: for a delete, as good as done. */
+function isGone(error: unknown): boolean {
+  const { name, status } = errorFields(error)
+  return name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'NotFound' || status === 404
+}
+
+/** The server has no multi-object delete (some S3-compatible stores): delete one by one. */
+function lacksMultiDelete(error: unknown): boolean {
+  const { name, status } = errorFields(error)
+  return name === 'NotImplemented' || name === 'MethodNotAllowed' || status === 501 || status === 405
+}
+
 /** A bucket holding chunk envelopes. */
 export class RemoteTier {
   readonly bucket: string
   readonly prefix: string
   readonly keyId: string
   readonly uploadConcurrency: number
+  readonly deleteConcurrency: number
   readonly retryBaseDelayMs: number
   readonly retryMaxDelayMs: number
   readonly #client: S3Client
   readonly #key: Buffer
+  /** Cleared when the server turns out not to implement DeleteObjects. */
+  #multiDelete = true
 
   constructor(options: RemoteTierOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgumentType('remote must be an object')
@@ -131,6 +165,7 @@ export class RemoteTier {
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '')
     this.keyId = options.keyId ?? DEFAULT_KEY_ID
     this.uploadConcurrency = positive(options.uploadConcurrency, 'uploadConcurrency', 4)
+    this.deleteConcurrency = positive(options.deleteConcurrency, 'deleteConcurrency', 2)
     this.retryBaseDelayMs = positive(options.retryBaseDelayMs, 'retryBaseDelayMs', 500)
     this.retryMaxDelayMs = positive(options.retryMaxDelayMs, 'retryMaxDelayMs', 30_000)
     const requestTimeout = positive(options.requestTimeoutMs, 'requestTimeoutMs', 60_000)
@@ -228,6 +263,103 @@ export class RemoteTier {
       )
     }
     return plaintext
+  }
+
+  /**
+   * Deletes objects by their recorded location (`s3://<bucket>/<key>`, so a later prefix change
+   * does not matter): one DeleteObjects request per bucket and {@link DELETE_BATCH_LIMIT} keys, or
+   * one DeleteObject per object on a server without the multi-object delete. An object (or a
+   * bucket) that is not there counts as deleted. Resolves with the locations whose deletion was
+   * not confirmed, each with its error; every other location is gone.
+   */
+  async deleteObjects(
+    locations: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, StorageError>> {
+    const failures = new Map<string, StorageError>()
+    const byBucket = new Map<string, Map<string, string>>()
+    for (const location of locations) {
+      const parsed = parseObjectLocation(location)
+      if (parsed === undefined)
+        throw invalidArgumentType(`Not an object location: ${JSON.stringify(location)}`)
+      let keys = byBucket.get(parsed.bucket)
+      if (keys === undefined) {
+        keys = new Map()
+        byBucket.set(parsed.bucket, keys)
+      }
+      keys.set(parsed.key, location)
+    }
+    for (const [bucket, keys] of byBucket) {
+      const entries = [...keys]
+      for (let start = 0; start < entries.length; start += DELETE_BATCH_LIMIT) {
+        const batch = new Map(entries.slice(start, start + DELETE_BATCH_LIMIT))
+        if (this.#multiDelete) {
+          const handled = await this.#deleteBatch(bucket, batch, failures, signal)
+          if (handled) continue
+        }
+        for (const [key, location] of batch) {
+          try {
+            await this.#client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), {
+              abortSignal: signal,
+            })
+          } catch (error) {
+            if (!isGone(error)) failures.set(location, remoteError(error, `Deleting ${location}`))
+          }
+        }
+      }
+    }
+    return failures
+  }
+
+  /** One DeleteObjects request; false when the server does not implement it (nothing was deleted). */
+  async #deleteBatch(
+    bucket: string,
+    batch: Map<string, string>,
+    failures: Map<string, StorageError>,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    let deleted: Set<string>
+    let errors: Map<string, { code: string; message: string }>
+    try {
+      const response = await this.#client.send(
+        new DeleteObjectsCommand({
+          Bucket: bucket,
+          Delete: { Objects: [...batch.keys()].map((key) => ({ Key: key })), Quiet: false },
+        }),
+        { abortSignal: signal },
+      )
+      deleted = new Set((response.Deleted ?? []).map((entry) => entry.Key ?? ''))
+      errors = new Map(
+        (response.Errors ?? []).map((entry) => [
+          entry.Key ?? '',
+          { code: entry.Code ?? 'Unknown', message: entry.Message ?? '' },
+        ]),
+      )
+    } catch (error) {
+      if (lacksMultiDelete(error)) {
+        this.#multiDelete = false
+        return false
+      }
+      if (isGone(error)) return true // the whole bucket is gone
+      const failure = remoteError(error, `Deleting ${batch.size} object(s) from s3://${bucket}`)
+      for (const location of batch.values()) failures.set(location, failure)
+      return true
+    }
+    for (const [key, location] of batch) {
+      if (deleted.has(key)) continue
+      const error = errors.get(key)
+      if (error?.code === 'NoSuchKey') continue
+      failures.set(
+        location,
+        new StorageError(
+          'ERR_REMOTE_IO',
+          error === undefined
+            ? `Deleting ${location}: the server did not confirm it`
+            : `Deleting ${location}: ${error.code} ${error.message}`.trimEnd(),
+        ),
+      )
+    }
+    return true
   }
 
   destroy(): void {

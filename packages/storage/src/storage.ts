@@ -90,9 +90,18 @@ export interface RemoteStats {
    * creating a chunk file: the cache limit holding while a download outruns the uploads.
    */
   readonly writesDelayed: number
+  /** Objects of deleted torrents waiting for, or in, a delete request. */
+  readonly pendingDeletions: number
+  /** Objects whose deletion was confirmed this session, and failed attempts (each retried with backoff). */
+  readonly deletionsDone: number
+  readonly deletionsFailed: number
 }
 
-export type StorageWarningCode = 'ERR_CACHE_OVER_LIMIT' | 'ERR_CHUNK_LOST' | 'ERR_REMOTE_UPLOAD_FAILING'
+export type StorageWarningCode =
+  | 'ERR_CACHE_OVER_LIMIT'
+  | 'ERR_CHUNK_LOST'
+  | 'ERR_REMOTE_UPLOAD_FAILING'
+  | 'ERR_REMOTE_DELETE_FAILING'
 
 /**
  * Something the engine should know that is not an operation's failure. `ERR_CACHE_OVER_LIMIT`: the
@@ -100,7 +109,7 @@ export type StorageWarningCode = 'ERR_CACHE_OVER_LIMIT' | 'ERR_CHUNK_LOST' | 'ER
  * per crossing). `ERR_CHUNK_LOST`: a chunk file vanished; the pieces it held (`pieces`) were
  * forgotten and must be downloaded again. `ERR_REMOTE_UPLOAD_FAILING`: uploads to the remote tier
  * fail (once per outage, until an upload succeeds again; `cause` is the first failure); they are
- * retried meanwhile.
+ * retried meanwhile. `ERR_REMOTE_DELETE_FAILING`: the same for deleting the objects of deleted torrents.
  */
 export interface StorageWarning {
   readonly code: StorageWarningCode

@@ -2,13 +2,17 @@
 // 127.0.0.1) with the real AWS SDK: uploads after verify, envelopes not plaintext, eviction under a
 // small cache limit, read-through, one fetch for concurrent reads, tampered objects, a dead endpoint,
 // restarts mid-upload, no needless re-upload, two stores sharing a bucket, and the key sources.
+// Deleting a torrent deletes its objects: in the background, recorded first, retried while the
+// endpoint is down, resumed after a restart, never another store's objects.
 
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import Database from 'better-sqlite3'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { setTestHooks } from '../src/chunk-storage.ts'
 import {
   ChunkStorage,
   type ChunkStorageOptions,
@@ -562,5 +566,254 @@ describe('ChunkStorage with a remote tier', () => {
     const flushing = storage.flushUploads().catch((error: unknown) => error)
     await closeStore(storage)
     expect(await flushing).toMatchObject({ code: 'ERR_STORAGE_CLOSED' })
+  })
+})
+
+describe('deleting a torrent with a remote tier', () => {
+  const pendingRows = (path = directory) =>
+    query<{ location: string; chunk_id: string }>(path, 'SELECT location, chunk_id FROM remote_deletions')
+  /** DeleteObjects (`POST /<bucket>/?delete`, shown as `POST /<bucket>`) and DeleteObject requests. */
+  const deleteRequests = () =>
+    s3.requests
+      .map((line) => (line === `POST /${bucket}/` ? `POST /${bucket}` : line))
+      .filter((line) => line === `POST /${bucket}` || line.startsWith(`DELETE /${bucket}/`))
+
+  /** A store (left open) whose torrent is written and uploaded. */
+  async function uploadedStore(
+    options: Partial<ChunkStorageOptions> = {},
+    remote: Partial<RemoteTierOptions> = {},
+  ): Promise<ChunkStorage> {
+    const storage = await openStore(options, remote)
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(PIECES))
+    await storage.flushUploads()
+    return storage
+  }
+
+  it('deletes the objects of the torrent from the bucket, in one request, and forgets them', async () => {
+    const storage = await uploadedStore({}, { prefix: 'store-a' })
+    const keys = await s3.listKeys(bucket)
+    expect(keys).toHaveLength(8)
+    s3.requests.length = 0
+    await storage.deleteTorrent(INFO_HASH)
+    expect(storage.stats().remote).toMatchObject({ objects: 0, bytes: 0, pendingDeletions: 8 })
+    await storage.flushDeletions()
+    expect(await s3.listKeys(bucket)).toEqual([])
+    expect(deleteRequests()).toEqual([`POST /${bucket}`]) // DeleteObjects: up to 1,000 keys each
+    expect(storage.stats().remote).toMatchObject({
+      pendingDeletions: 0,
+      deletionsDone: 8,
+      deletionsFailed: 0,
+    })
+    await closeStore(storage)
+    expect(pendingRows()).toEqual([])
+  })
+
+  it('records the deletions in the transaction that deletes the rows: a crash right after leaks nothing', async () => {
+    const storage = await uploadedStore()
+    const keys = await s3.listKeys(bucket)
+    // What is on disk the moment the rows are deleted (before any file is unlinked or any object
+    // deleted) is what a crash there would leave: a copy of the index files taken then.
+    const snapshot = await newDirectory()
+    setTestHooks(storage, {
+      'after-delete-before-unlink': async () => {
+        for (const name of await readdir(directory)) {
+          if (name.startsWith('index.db')) await copyFile(join(directory, name), join(snapshot, name))
+        }
+      },
+    })
+    await storage.deleteTorrent(INFO_HASH)
+    expect(query(snapshot, 'SELECT id FROM torrents')).toEqual([])
+    expect(query(snapshot, 'SELECT id FROM chunks')).toEqual([])
+    const rows = pendingRows(snapshot)
+    expect(rows.map((row) => row.location).sort()).toEqual(keys.map((name) => `s3://${bucket}/${name}`))
+    for (const row of rows) expect(row.location.endsWith(`/${row.chunk_id}.enc`)).toBe(true)
+    await storage.flushDeletions()
+    expect(await s3.listKeys(bucket)).toEqual([])
+  })
+
+  it('with the endpoint down, the rows stay and nothing waits; the objects go once it is back', async () => {
+    const storage = await uploadedStore()
+    const warnings: StorageWarning[] = []
+    storage.on('warning', (warning) => warnings.push(warning))
+    await s3.stop()
+    try {
+      const started = performance.now()
+      await storage.deleteTorrent(INFO_HASH)
+      expect(performance.now() - started).toBeLessThan(2_000)
+      // The store goes on working meanwhile.
+      const other = await storage.openTorrent(simpleGeometry(OTHER_HASH, PIECE, TOTAL))
+      await writeAndVerify(other, range(4))
+      await expectReadsBack(other, range(4))
+      await until(() => (storage.stats().remote?.deletionsFailed ?? 0) >= 8, 'a failed delete')
+      expect(storage.stats().remote?.pendingDeletions).toBe(8)
+      const controller = new AbortController()
+      const flushing = storage.flushDeletions({ signal: controller.signal })
+      controller.abort(new Error('gave up'))
+      await expect(flushing).rejects.toThrow('gave up')
+      expect(await s3.listKeys(bucket)).toHaveLength(8)
+    } finally {
+      await s3.start()
+    }
+    await storage.flushDeletions()
+    expect(storage.stats().remote).toMatchObject({ pendingDeletions: 0, deletionsDone: 8 })
+    expect(warnings.map((warning) => warning.code)).toContain('ERR_REMOTE_DELETE_FAILING')
+    expect(warnings.filter((warning) => warning.code === 'ERR_REMOTE_DELETE_FAILING')).toHaveLength(1)
+    await storage.flushUploads()
+    // Only the other torrent's one chunk is left.
+    expect(await s3.listKeys(bucket)).toHaveLength(1)
+  })
+
+  it('resumes pending deletions at the next open with the remote tier; a store opened without one keeps them', async () => {
+    const first = await uploadedStore()
+    await closeStore(first)
+    const keys = await s3.listKeys(bucket)
+    expect(keys).toHaveLength(8)
+    // Deleted by a session without the remote tier: recorded, not attempted.
+    const plain = await ChunkStorage.open({ directory, chunkSize: CHUNK })
+    stores.push(plain)
+    s3.requests.length = 0
+    await plain.deleteTorrent(INFO_HASH)
+    await expect(plain.flushDeletions()).resolves.toBeUndefined()
+    await closeStore(plain)
+    expect(pendingRows()).toHaveLength(8)
+    expect(s3.requests).toEqual([])
+    // Opened again without it: the rows stay.
+    const again = await ChunkStorage.open({ directory, chunkSize: CHUNK })
+    stores.push(again)
+    await closeStore(again)
+    expect(pendingRows()).toHaveLength(8)
+    // With the tier, but the endpoint failing: attempted, kept.
+    s3.mode = 'fail'
+    const failing = await openStore()
+    expect(failing.stats().remote?.pendingDeletions).toBe(8)
+    await until(() => (failing.stats().remote?.deletionsFailed ?? 0) > 0, 'a failed delete')
+    await closeStore(failing)
+    expect(pendingRows()).toHaveLength(8)
+    expect(await s3.listKeys(bucket)).toEqual(keys)
+    // Up again: the next open deletes them.
+    s3.mode = 'up'
+    const resumed = await openStore()
+    await resumed.flushDeletions()
+    expect(resumed.stats().remote).toMatchObject({ pendingDeletions: 0, deletionsDone: 8 })
+    expect(await s3.listKeys(bucket)).toEqual([])
+    await closeStore(resumed)
+    expect(pendingRows()).toEqual([])
+  })
+
+  it('deletes only its own objects: another store sharing the bucket keeps all of its own', async () => {
+    const a = await openStore({ cacheLimitBytes: CHUNK })
+    const otherDirectory = await newDirectory()
+    const b = await ChunkStorage.open({
+      directory: otherDirectory,
+      chunkSize: CHUNK,
+      cacheLimitBytes: CHUNK,
+      remote: remoteOptions(),
+    })
+    stores.push(b)
+    const ta = await a.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    const tb = await b.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL)) // the same torrent in both
+    const tc = await b.openTorrent(simpleGeometry(OTHER_HASH, PIECE, TOTAL))
+    await Promise.all([
+      writeAndVerify(ta, range(PIECES)),
+      writeAndVerify(tb, range(PIECES)),
+      writeAndVerify(tc, range(PIECES)),
+    ])
+    await Promise.all([a.flushUploads(), b.flushUploads()])
+    expect(await s3.listKeys(bucket)).toHaveLength(24)
+    await a.deleteTorrent(INFO_HASH)
+    await a.flushDeletions()
+    expect(a.stats().remote).toMatchObject({ deletionsDone: 8, pendingDeletions: 0 })
+    const left = await s3.listKeys(bucket)
+    expect(left).toHaveLength(16)
+    // B's torrents, evicted down to one chunk, read back in full through the bucket.
+    await tb.close()
+    await tc.close()
+    await until(() => b.stats().bytesOnDisk <= CHUNK, 'eviction')
+    const rb = await b.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    const rc = await b.openTorrent(simpleGeometry(OTHER_HASH, PIECE, TOTAL))
+    await expectReadsBack(rb, range(PIECES))
+    await expectReadsBack(rc, range(PIECES))
+    await b.close()
+    stores.splice(stores.indexOf(b), 1)
+    const locations = query<{ location: string }>(otherDirectory, 'SELECT location FROM chunk_uploads')
+    expect(locations.map((row) => row.location).sort()).toEqual(left.map((name) => `s3://${bucket}/${name}`))
+  })
+
+  it('an upload in flight when its torrent is deleted: the delete waits for it, so no object is left', async () => {
+    s3.mode = 'hang-puts'
+    const storage = await openStore({}, { uploadConcurrency: 2 })
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(PIECES))
+    await until(() => puts().length >= 2, 'uploads in flight')
+    s3.requests.length = 0
+    await storage.deleteTorrent(INFO_HASH)
+    // The two chunks being uploaded are recorded; the six still queued never reach the bucket.
+    expect(storage.stats().remote).toMatchObject({ pendingDeletions: 2 })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(deleteRequests()).toEqual([]) // not before the uploads settle
+    s3.mode = 'up' // the hung uploads fail; their chunks are gone, so they are not retried
+    await storage.flushDeletions()
+    expect(deleteRequests().length).toBeGreaterThanOrEqual(1) // one per upload settled, or both at once
+    expect(await s3.listKeys(bucket)).toEqual([])
+    expect(storage.stats().remote).toMatchObject({ pendingUploads: 0, pendingDeletions: 0, deletionsDone: 2 })
+    await closeStore(storage)
+    expect(pendingRows()).toEqual([])
+  })
+
+  it('an upload whose PUT lands after the torrent is deleted: its object is deleted after it lands', async () => {
+    s3.putDelayMs = 1_000 // each PUT reaches s3rver a second after it was sent
+    try {
+      const storage = await openStore({}, { uploadConcurrency: 8 })
+      const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+      await writeAndVerify(torrent, range(PIECES))
+      await until(() => puts().length === 8, 'every upload sent')
+      await storage.deleteTorrent(INFO_HASH)
+      expect(storage.stats().remote?.pendingDeletions).toBe(8)
+      await storage.flushDeletions()
+      expect(await s3.listKeys(bucket)).toEqual([])
+      await closeStore(storage)
+      expect(pendingRows()).toEqual([])
+    } finally {
+      s3.putDelayMs = 0
+    }
+  })
+
+  it('falls back to one DeleteObject per object on a server without DeleteObjects', async () => {
+    const storage = await uploadedStore()
+    s3.mode = 'no-multi-delete'
+    s3.requests.length = 0
+    await storage.deleteTorrent(INFO_HASH)
+    await storage.flushDeletions()
+    expect(await s3.listKeys(bucket)).toEqual([])
+    const requests = deleteRequests()
+    expect(requests[0]).toBe(`POST /${bucket}`)
+    expect(requests.slice(1)).toHaveLength(8)
+    expect(requests.slice(1).every((line) => line.startsWith(`DELETE /${bucket}/chunks/`))).toBe(true)
+    expect(storage.stats().remote).toMatchObject({ deletionsDone: 8, deletionsFailed: 0 })
+  })
+
+  it('counts objects already gone as deleted, and opens a store from before remote_deletions', async () => {
+    const storage = await uploadedStore()
+    await closeStore(storage)
+    // An index written before the table existed.
+    const database = new Database(join(directory, 'index.db'))
+    database.exec('DROP TABLE remote_deletions')
+    database.close()
+    const reopened = await openStore()
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: s3.credentials,
+    })
+    for (const name of (await s3.listKeys(bucket)).slice(0, 3)) {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: name }))
+    }
+    client.destroy()
+    await reopened.deleteTorrent(INFO_HASH)
+    await reopened.flushDeletions()
+    expect(reopened.stats().remote).toMatchObject({ deletionsDone: 8, deletionsFailed: 0 })
+    expect(await s3.listKeys(bucket)).toEqual([])
   })
 })
