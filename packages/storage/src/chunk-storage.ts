@@ -224,7 +224,13 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   /** An upload failed and none succeeded since (the warning was emitted). */
   #uploadsFailing = false
   #remoteTotals = { objects: 0, bytes: 0 }
-  readonly #remoteCounters = { uploadsDone: 0, uploadsFailed: 0, fetches: 0, fetchesFailed: 0, writesDelayed: 0 }
+  readonly #remoteCounters = {
+    uploadsDone: 0,
+    uploadsFailed: 0,
+    fetches: 0,
+    fetchesFailed: 0,
+    writesDelayed: 0,
+  }
   readonly #operations: TorrentOperations = {
     writePiece: (state, index, data) => this.#track(state, () => this.#writePiece(state, index, data)),
     markVerified: (state, index) => this.#track(state, () => this.#markVerified(state, index)),
@@ -338,7 +344,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       throw toStorageError(error, `Creating ${chunksDirectory}`)
     }
     // The key and the options are checked before the store is locked.
-    const remote = options.remote === undefined ? undefined : new RemoteTier(options.remote)
+    const remote = options.remote === undefined ? undefined : await RemoteTier.create(options.remote)
     let index: ChunkIndex
     try {
       index = ChunkIndex.open(join(settings.directory, INDEX_FILE))
@@ -1895,7 +1901,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       !this.#uploadsFailing &&
       performance.now() - Math.max(started, this.#lastUploadConfirmed) < ROOM_STALL_MS &&
       (this.#uploadQueue.size > 0 || this.#uploadsRunning > 0 || this.#eviction !== undefined) &&
-      (this.#localBytes + record.length > this.cacheLimitBytes || this.#localChunks + 1 > this.cacheLimitChunks)
+      (this.#localBytes + record.length > this.cacheLimitBytes ||
+        this.#localChunks + 1 > this.cacheLimitChunks)
     ) {
       this.#remoteCounters.writesDelayed++
       await new Promise<void>((resolve) => {

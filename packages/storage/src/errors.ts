@@ -27,6 +27,7 @@ export type StorageErrorCode =
   | 'ERR_REMOTE_CORRUPT'
   | 'ERR_REMOTE_KEY'
   | 'ERR_REMOTE_ABORTED'
+  | 'ERR_REMOTE_UNAVAILABLE'
 
 export interface StorageErrorOptions {
   cause?: unknown

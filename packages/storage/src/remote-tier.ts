@@ -5,13 +5,7 @@
 // and the key; the queues and the bookkeeping live in ChunkStorage.
 
 import { readFileSync } from 'node:fs'
-import {
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3'
+import type { S3Client } from '@aws-sdk/client-s3'
 import { DEFAULT_KEY_ID, decodeEnvelope, ENVELOPE_KEY_LENGTH, encodeEnvelope } from './envelope.ts'
 import { invalidArgumentType, StorageError } from './errors.ts'
 import { objectKeyFor, objectLocation, parseObjectLocation } from './object-key.ts'
@@ -141,6 +135,25 @@ function lacksMultiDelete(error: unknown): boolean {
   return name === 'NotImplemented' || name === 'MethodNotAllowed' || status === 501 || status === 405
 }
 
+type S3Sdk = typeof import('@aws-sdk/client-s3')
+let loadingSdk: Promise<S3Sdk> | undefined
+
+/**
+ * The AWS SDK, loaded on first use: a store without a remote tier never loads it (it is large,
+ * and its heap makes every garbage collection of a busy store slower).
+ */
+function loadSdk(): Promise<S3Sdk> {
+  loadingSdk ??= import('@aws-sdk/client-s3').catch((error: unknown) => {
+    loadingSdk = undefined
+    throw new StorageError(
+      'ERR_REMOTE_UNAVAILABLE',
+      'The remote tier needs the @aws-sdk/client-s3 package, which could not be loaded',
+      { cause: error },
+    )
+  })
+  return loadingSdk
+}
+
 /** A bucket holding chunk envelopes. */
 export class RemoteTier {
   readonly bucket: string
@@ -151,15 +164,26 @@ export class RemoteTier {
   readonly retryBaseDelayMs: number
   readonly retryMaxDelayMs: number
   readonly #client: S3Client
+  readonly #sdk: S3Sdk
   readonly #key: Buffer
   /** Cleared when the server turns out not to implement DeleteObjects. */
   #multiDelete = true
 
-  constructor(options: RemoteTierOptions) {
+  /** Checks the options and the key, loads the SDK, and makes the client (no request is sent). */
+  static async create(options: RemoteTierOptions): Promise<RemoteTier> {
+    RemoteTier.#check(options)
+    return new RemoteTier(options, await loadSdk())
+  }
+
+  static #check(options: RemoteTierOptions): void {
     if (typeof options !== 'object' || options === null) throw invalidArgumentType('remote must be an object')
     if (typeof options.bucket !== 'string' || options.bucket.length === 0) {
       throw invalidArgumentType('remote.bucket must be a non-empty string')
     }
+  }
+
+  private constructor(options: RemoteTierOptions, sdk: S3Sdk) {
+    this.#sdk = sdk
     this.#key = resolveEncryptionKey(options)
     this.bucket = options.bucket
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '')
@@ -169,7 +193,7 @@ export class RemoteTier {
     this.retryBaseDelayMs = positive(options.retryBaseDelayMs, 'retryBaseDelayMs', 500)
     this.retryMaxDelayMs = positive(options.retryMaxDelayMs, 'retryMaxDelayMs', 30_000)
     const requestTimeout = positive(options.requestTimeoutMs, 'requestTimeoutMs', 60_000)
-    this.#client = new S3Client({
+    this.#client = new sdk.S3Client({
       endpoint: options.endpoint,
       region: options.region ?? 'us-east-1',
       credentials: options.credentials,
@@ -199,7 +223,7 @@ export class RemoteTier {
     const body = encodeEnvelope(plaintext, this.#key, { keyId: this.keyId })
     try {
       await this.#client.send(
-        new PutObjectCommand({
+        new this.#sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: this.keyFor(chunkId),
           Body: body,
@@ -224,7 +248,7 @@ export class RemoteTier {
     let body: Uint8Array
     try {
       const response = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.keyFor(chunkId) }),
+        new this.#sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.keyFor(chunkId) }),
         { abortSignal: signal },
       )
       if (response.Body === undefined) throw new Error('the response has no body')
@@ -299,7 +323,7 @@ export class RemoteTier {
         }
         for (const [key, location] of batch) {
           try {
-            await this.#client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), {
+            await this.#client.send(new this.#sdk.DeleteObjectCommand({ Bucket: bucket, Key: key }), {
               abortSignal: signal,
             })
           } catch (error) {
@@ -322,7 +346,7 @@ export class RemoteTier {
     let errors: Map<string, { code: string; message: string }>
     try {
       const response = await this.#client.send(
-        new DeleteObjectsCommand({
+        new this.#sdk.DeleteObjectsCommand({
           Bucket: bucket,
           Delete: { Objects: [...batch.keys()].map((key) => ({ Key: key })), Quiet: false },
         }),
