@@ -241,7 +241,9 @@ export function createProgram(
       storeOption(
         program
           .command('rm')
-          .description('delete a torrent and its data from the store')
+          .description(
+            'delete a torrent and its data from the store (and, with a remote tier, from the bucket)',
+          )
           .argument('<torrent>', 'info hash (or the .torrent file)')
           .option('--keep-data', 'only forget the torrent: its pieces stay in the store (unpinned)'),
       ),
@@ -266,7 +268,13 @@ export function createProgram(
   for (const command of program.commands) {
     const name = command.name()
     if (name === 'download' || name === 'import') remoteOptions(command, true)
-    else if (['seed', 'export', 'verify', 'stats'].includes(name)) remoteOptions(command)
+    else if (['seed', 'export', 'verify', 'stats', 'rm'].includes(name)) remoteOptions(command)
+    if (name === 'rm') {
+      command.option(
+        '--delete-timeout <duration>',
+        "how long to wait for the torrent's objects to be deleted from the bucket, e.g. 90s, 10m (default 10m)",
+      )
+    }
   }
 
   return program

@@ -37,6 +37,17 @@ describe('storeSettings', () => {
     })
   })
 
+  it('--delete-timeout (rm), over the config file; a bad one is a usage error', async () => {
+    expect(storeSettings(store, { deleteTimeout: '2m' }, {}).deleteTimeoutMs).toBe(120_000)
+    const config = join(store, 'delete.json')
+    await writeFile(config, JSON.stringify({ deleteTimeout: '30s' }))
+    expect(storeSettings(store, {}, { CHUNKTORRENT_CONFIG: config }).deleteTimeoutMs).toBe(30_000)
+    expect(
+      storeSettings(store, { deleteTimeout: '5' }, { CHUNKTORRENT_CONFIG: config }).deleteTimeoutMs,
+    ).toBe(5_000)
+    expect(usage(() => storeSettings(store, { deleteTimeout: 'later' }, {}))).toContain('--delete-timeout')
+  })
+
   it('flags build the remote tier: credentials and key from the environment, pins off', () => {
     const settings = storeSettings(
       store,

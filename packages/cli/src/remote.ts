@@ -1,6 +1,7 @@
 // The store's settings beyond its directory: the remote tier (an S3-compatible bucket holding an
 // encrypted copy of every chunk) and the cache limit, from the command line (--remote-endpoint,
-// --remote-bucket, --remote-region, --remote-prefix, --cache-limit, --upload-timeout) over a config
+// --remote-bucket, --remote-region, --remote-prefix, --cache-limit, --upload-timeout,
+// --delete-timeout) over a config
 // file (`$CHUNKTORRENT_CONFIG`, else `<store>/config.json`). Credentials come from
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), the encryption key from
 // CHUNKTORRENT_ENCRYPTION_KEY or the config's `encryptionKeyFile`. The key is never printed.
@@ -18,6 +19,7 @@ export interface RemoteFlags {
   remotePrefix?: string
   cacheLimit?: string
   uploadTimeout?: string
+  deleteTimeout?: string
 }
 
 /** What ChunkStorage.open gets besides the directory. */
@@ -27,11 +29,14 @@ export interface StoreSettings {
   pinOpenTorrents?: boolean
   /** How long download and import wait for their uploads, in milliseconds. */
   uploadTimeoutMs: number
+  /** How long rm waits for the deletion of the torrent's objects (default DEFAULT_DELETE_TIMEOUT_MS). */
+  deleteTimeoutMs?: number
   /** "s3://bucket/prefix" (or with the endpoint), for messages. */
   remoteName?: string
 }
 
 export const DEFAULT_UPLOAD_TIMEOUT_MS = 10 * 60_000
+export const DEFAULT_DELETE_TIMEOUT_MS = 10 * 60_000
 
 interface ConfigFile {
   remote?: {
@@ -43,9 +48,10 @@ interface ConfigFile {
   }
   cacheLimit?: string | number
   uploadTimeout?: string | number
+  deleteTimeout?: string | number
 }
 
-const configKeys = new Set(['remote', 'cacheLimit', 'uploadTimeout'])
+const configKeys = new Set(['remote', 'cacheLimit', 'uploadTimeout', 'deleteTimeout'])
 const remoteKeys = new Set(['endpoint', 'bucket', 'region', 'prefix', 'encryptionKeyFile'])
 
 /** The config file's path: $CHUNKTORRENT_CONFIG, else `<store>/config.json`. */
@@ -78,7 +84,7 @@ export function loadConfig(store: string, environment = process.env): ConfigFile
   for (const key of Object.keys(config)) {
     if (!configKeys.has(key)) throw bad(`unknown setting "${key}" (known: ${[...configKeys].join(', ')})`)
   }
-  for (const key of ['cacheLimit', 'uploadTimeout']) {
+  for (const key of ['cacheLimit', 'uploadTimeout', 'deleteTimeout']) {
     const value = config[key]
     if (value !== undefined && typeof value !== 'string' && typeof value !== 'number') {
       throw bad(`"${key}" must be a string like "64MiB" / "10m" or a number`)
@@ -139,6 +145,11 @@ export function storeSettings(store: string, flags: RemoteFlags, environment = p
   }
   if (sizeText !== undefined)
     settings.cacheLimitBytes = parseSize(sizeText, { name: '--cache-limit', min: 1 })
+  const deleteTimeoutText =
+    flags.deleteTimeout ?? (config.deleteTimeout === undefined ? undefined : String(config.deleteTimeout))
+  if (deleteTimeoutText !== undefined) {
+    settings.deleteTimeoutMs = parseDuration(deleteTimeoutText, { name: '--delete-timeout' }) * 1000
+  }
 
   const endpoint = flags.remoteEndpoint ?? fromFile.endpoint
   const bucket = flags.remoteBucket ?? fromFile.bucket
@@ -212,82 +223,162 @@ export function remoteFigures(storage: ChunkStorage) {
   return remote === undefined ? undefined : { ...remote, cacheHits, cacheMisses }
 }
 
+type RemoteFigures = NonNullable<ReturnType<typeof remoteFigures>>
+
+/** The moments of a wait, each with its event. */
+type WaitPhase = 'start' | 'progress' | 'pending' | 'done'
+
+/** What a bounded wait for one of the remote tier's background queues says and does. */
+interface QueueWait {
+  /** The queue's size in the figures, and its field name in the events. */
+  field: 'pendingUploads' | 'pendingDeletions'
+  flush(storage: ChunkStorage, signal: AbortSignal): Promise<void>
+  timeoutMs: number
+  events: Record<WaitPhase, string>
+  /** The figures an event carries besides the queue's size (and `seconds` at the end). */
+  fields(figures: RemoteFigures | undefined, phase: WaitPhase): Record<string, number>
+  failedAttempts(figures: RemoteFigures | undefined): number
+  /** The error code when the time runs out (exit 1), or the run is interrupted, with work pending. */
+  code: string
+  starting(pending: number, waitText: string): string
+  done(figures: RemoteFigures | undefined): string
+  /** "N chunk(s) are still pending upload to s3://…" */
+  stillPending(pending: number): string
+  /** What becomes of what is left, as a clause: "they are … ". */
+  later: string
+}
+
 /**
- * Waits (bounded) until every complete chunk has a confirmed remote copy, reporting as it goes.
- * Resolves at once without a remote tier. Fails (exit 1) saying how many chunks are still pending
- * when the time runs out; an interruption rejects with the signal's reason.
+ * Waits (bounded) for one of the remote tier's background queues, reporting as it goes. Resolves
+ * at once without a remote tier. Fails (exit 1) saying how much is still pending when the time
+ * runs out; an interruption rejects with the signal's reason, after a warning.
  */
-export async function waitForUploads(
+async function waitForQueue(
   output: Output,
   storage: ChunkStorage,
-  settings: StoreSettings,
   interrupted: AbortSignal,
+  wait: QueueWait,
 ): Promise<void> {
   const first = remoteFigures(storage)
   if (first === undefined) return
   const started = Date.now()
-  if (first.pendingUploads > 0) {
+  const pendingOf = (figures: RemoteFigures | undefined) => figures?.[wait.field] ?? 0
+  if (pendingOf(first) > 0) {
     output.event(
-      'uploading',
-      { pendingUploads: first.pendingUploads, objects: first.objects, bytes: first.bytes },
-      `Uploading ${first.pendingUploads} chunk(s) to ${settings.remoteName} (waiting up to ${formatDuration(settings.uploadTimeoutMs / 1000)})...`,
+      wait.events.start,
+      { [wait.field]: pendingOf(first), ...wait.fields(first, 'start') },
+      wait.starting(pendingOf(first), `waiting up to ${formatDuration(wait.timeoutMs / 1000)}`),
     )
   }
   const timer = setInterval(() => {
     const now = remoteFigures(storage)
-    if (now && now.pendingUploads > 0) {
-      output.event('upload-progress', {
-        pendingUploads: now.pendingUploads,
-        objects: now.objects,
-        bytes: now.bytes,
-        uploadsFailed: now.uploadsFailed,
-      })
+    if (pendingOf(now) > 0) {
+      output.event(wait.events.progress, { [wait.field]: pendingOf(now), ...wait.fields(now, 'progress') })
     }
   }, 1000)
-  const timeout = AbortSignal.timeout(settings.uploadTimeoutMs)
+  const timeout = AbortSignal.timeout(wait.timeoutMs)
   try {
-    await storage.flushUploads({ signal: AbortSignal.any([timeout, interrupted]) })
+    await wait.flush(storage, AbortSignal.any([timeout, interrupted]))
   } catch (error) {
+    const now = remoteFigures(storage)
+    const pending = pendingOf(now)
     if (interrupted.aborted) {
-      const pending = remoteFigures(storage)?.pendingUploads ?? 0
-      if (pending > 0) {
-        output.warning(
-          `${pending} chunk(s) are still pending upload to ${settings.remoteName}; they are safe in the local store and upload on the next run that opens it with the remote tier`,
-          'ERR_UPLOAD_PENDING',
-        )
-      }
+      if (pending > 0) output.warning(`${wait.stillPending(pending)}; ${wait.later}`, wait.code)
       throw error
     }
-    const now = remoteFigures(storage)
-    const pending = now?.pendingUploads ?? 0
-    output.event('upload-pending', {
-      pendingUploads: pending,
-      objects: now?.objects ?? 0,
-      bytes: now?.bytes ?? 0,
-      uploadsFailed: now?.uploadsFailed ?? 0,
+    output.event(wait.events.pending, {
+      [wait.field]: pending,
+      ...wait.fields(now, 'pending'),
       seconds: (Date.now() - started) / 1000,
     })
+    const failed = wait.failedAttempts(now)
     const reason = timeout.aborted
-      ? `not confirmed within ${formatDuration(settings.uploadTimeoutMs / 1000)}${now && now.uploadsFailed > 0 ? ` (${now.uploadsFailed} failed attempts: is the endpoint reachable?)` : ''}`
+      ? `not confirmed within ${formatDuration(wait.timeoutMs / 1000)}${failed > 0 ? ` (${failed} failed attempts: is the endpoint reachable?)` : ''}`
       : (error as Error).message
-    throw new CliError(
-      `${pending} chunk(s) are still pending upload to ${settings.remoteName}: ${reason}. They are safe in the local store and upload on the next run that opens it with the remote tier`,
-      { code: 'ERR_UPLOAD_PENDING', cause: error },
-    )
+    const later = `${wait.later[0]!.toUpperCase()}${wait.later.slice(1)}`
+    throw new CliError(`${wait.stillPending(pending)}: ${reason}. ${later}`, {
+      code: wait.code,
+      cause: error,
+    })
   } finally {
     clearInterval(timer)
   }
   const done = remoteFigures(storage)
   output.event(
-    'uploaded',
-    {
-      pendingUploads: 0,
-      objects: done?.objects ?? 0,
-      bytes: done?.bytes ?? 0,
-      uploadsDone: done?.uploadsDone ?? 0,
-      uploadsFailed: done?.uploadsFailed ?? 0,
-      seconds: (Date.now() - started) / 1000,
-    },
-    `Uploaded: every chunk has a copy in ${settings.remoteName} (${done?.objects ?? 0} objects, ${formatBytes(done?.bytes ?? 0)})`,
+    wait.events.done,
+    { [wait.field]: 0, ...wait.fields(done, 'done'), seconds: (Date.now() - started) / 1000 },
+    wait.done(done),
   )
+}
+
+/**
+ * Waits (bounded) until every complete chunk has a confirmed remote copy (download, import).
+ * Resolves at once without a remote tier. Fails (exit 1, `ERR_UPLOAD_PENDING`) saying how many
+ * chunks are still pending when `--upload-timeout` runs out; an interruption rejects with the
+ * signal's reason.
+ */
+export function waitForUploads(
+  output: Output,
+  storage: ChunkStorage,
+  settings: StoreSettings,
+  interrupted: AbortSignal,
+): Promise<void> {
+  return waitForQueue(output, storage, interrupted, {
+    field: 'pendingUploads',
+    flush: (store, signal) => store.flushUploads({ signal }),
+    timeoutMs: settings.uploadTimeoutMs,
+    events: { start: 'uploading', progress: 'upload-progress', pending: 'upload-pending', done: 'uploaded' },
+    fields: (figures, phase) => ({
+      objects: figures?.objects ?? 0,
+      bytes: figures?.bytes ?? 0,
+      ...(phase === 'done' && { uploadsDone: figures?.uploadsDone ?? 0 }),
+      ...(phase !== 'start' && { uploadsFailed: figures?.uploadsFailed ?? 0 }),
+    }),
+    failedAttempts: (figures) => figures?.uploadsFailed ?? 0,
+    code: 'ERR_UPLOAD_PENDING',
+    starting: (pending, waitText) =>
+      `Uploading ${pending} chunk(s) to ${settings.remoteName} (${waitText})...`,
+    done: (figures) =>
+      `Uploaded: every chunk has a copy in ${settings.remoteName} (${figures?.objects ?? 0} objects, ${formatBytes(figures?.bytes ?? 0)})`,
+    stillPending: (pending) => `${pending} chunk(s) are still pending upload to ${settings.remoteName}`,
+    later: 'they are safe in the local store and upload on the next run that opens it with the remote tier',
+  })
+}
+
+/**
+ * Waits (bounded) until the bucket confirmed the deletion of every object of the deleted torrents
+ * (rm). Resolves at once without a remote tier. Fails (exit 1, `ERR_DELETE_PENDING`) saying how
+ * many objects are still pending when `--delete-timeout` runs out; they stay recorded in the store
+ * and are deleted by the next run that opens it with the remote tier.
+ */
+export function waitForDeletions(
+  output: Output,
+  storage: ChunkStorage,
+  settings: StoreSettings,
+  interrupted: AbortSignal,
+): Promise<void> {
+  return waitForQueue(output, storage, interrupted, {
+    field: 'pendingDeletions',
+    flush: (store, signal) => store.flushDeletions({ signal }),
+    timeoutMs: settings.deleteTimeoutMs ?? DEFAULT_DELETE_TIMEOUT_MS,
+    events: {
+      start: 'remote-deleting',
+      progress: 'remote-delete-progress',
+      pending: 'remote-delete-pending',
+      done: 'remote-deleted',
+    },
+    fields: (figures) => ({
+      deletionsDone: figures?.deletionsDone ?? 0,
+      deletionsFailed: figures?.deletionsFailed ?? 0,
+    }),
+    failedAttempts: (figures) => figures?.deletionsFailed ?? 0,
+    code: 'ERR_DELETE_PENDING',
+    starting: (pending, waitText) =>
+      `Deleting ${pending} object(s) from ${settings.remoteName} (${waitText})...`,
+    done: (figures) =>
+      `Deleted ${figures?.deletionsDone ?? 0} object(s) from ${settings.remoteName}: nothing of the removed torrents is left there`,
+    stillPending: (pending) => `${pending} object(s) are still pending deletion from ${settings.remoteName}`,
+    later:
+      'they stay recorded in the store and are deleted by the next run that opens it with the remote tier',
+  })
 }

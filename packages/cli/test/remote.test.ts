@@ -2,7 +2,8 @@
 // 127.0.0.1, behind the storage tests' proxy) and the real binary: a download with a cache a
 // quarter of the torrent uploads every chunk before it exits, `stats` reports the bucket, `export`
 // reads evicted chunks back through the bucket, a dead endpoint makes `import` say what is still
-// pending, and bad settings (no bucket, no credentials, a bad or wrong key, a bad size) are caught.
+// pending, `rm` deletes the torrent's objects (and says what is pending while the endpoint fails),
+// and bad settings (no bucket, no credentials, a bad or wrong key, a bad size) are caught.
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -331,6 +332,85 @@ describe('the remote tier', () => {
         `The encryption key from the key file ${keyFile} must be 64 hexadecimal characters`,
       )
     } finally {
+      await dir.remove()
+    }
+  })
+
+  it('rm deletes the objects of the torrent from the bucket; with the endpoint failing, exit 1 and the next rm finishes the job', async () => {
+    const dir = await tempDir('cli-remote-rm')
+    try {
+      await s3.createBucket('cli-rm')
+      const store = join(dir.path, 'store')
+      const flags = ['--store', store, '--remote-endpoint', s3.endpoint, '--remote-bucket', 'cli-rm']
+      const imported: Array<{ infoHash: string }> = []
+      for (const [index, name] of ['one', 'two', 'three'].entries()) {
+        const torrent = await makeTorrent(
+          join(dir.path, 'source'),
+          name,
+          [{ path: 'x.bin', length: 2 * MiB + 1 + index }],
+          { pieceLength: 262_144, seed: 50 + index },
+        )
+        const torrentPath = join(dir.path, `${name}.torrent`)
+        await writeFile(torrentPath, torrent.bytes)
+        const result = await runCli(['import', torrentPath, torrent.root, ...flags, '-q'], {
+          env: environment(),
+        })
+        expect(result.code).toBe(0)
+        imported.push({ infoHash: torrent.info.infoHash })
+      }
+      const keys = await s3.listKeys('cli-rm')
+      expect(keys).toHaveLength(9) // 3 chunks each
+
+      // rm waits for the deletion of the torrent's 3 objects before it exits.
+      const removed = await runCli(['rm', imported[0]!.infoHash, ...flags, '--json'], { env: environment() })
+      expect(removed.stderr).toBe('')
+      expect(removed.code).toBe(0)
+      const events = jsonEvents(removed.stdout)
+      // (Announced unless the bucket was quicker than rm's own unlinks.)
+      const deleting = events.find((event) => event.event === 'remote-deleting')
+      if (deleting) expect(deleting.pendingDeletions).toBe(3)
+      expect(findEvent<{ deletionsDone: number }>(events, 'remote-deleted').deletionsDone).toBe(3)
+      expect(events.findIndex((event) => event.event === 'remote-deleted')).toBeGreaterThan(
+        events.findIndex((event) => event.event === 'removed'),
+      )
+      expect(await s3.listKeys('cli-rm')).toHaveLength(6)
+
+      // The endpoint fails: the torrent is removed from the store, its objects are still pending.
+      s3.mode = 'fail'
+      const failed = await runCli(
+        ['rm', imported[1]!.infoHash, ...flags, '--delete-timeout', '2s', '--json'],
+        {
+          env: environment(),
+        },
+      )
+      s3.mode = 'up'
+      expect(failed.code).toBe(1)
+      expect(failed.stderr).toMatch(
+        /3 object\(s\) are still pending deletion from s3:\/\/cli-rm .*not confirmed within 2s.*deleted by the next run that opens it with the remote tier/,
+      )
+      expect(failed.stderr).toContain('ERR_DELETE_PENDING')
+      const pending = findEvent<{ pendingDeletions: number }>(
+        jsonEvents(failed.stdout),
+        'remote-delete-pending',
+      )
+      expect(pending.pendingDeletions).toBe(3)
+      expect(findEvent(jsonEvents(failed.stdout), 'removed')).toMatchObject({
+        infoHash: imported[1]!.infoHash,
+      })
+      expect(await s3.listKeys('cli-rm')).toHaveLength(6)
+      const stats = JSON.parse((await runCli(['stats', ...flags, '--json'], { env: environment() })).stdout)
+      expect(stats.torrents).toBe(1)
+      expect(stats.remote).toMatchObject({ objects: 3, pendingDeletions: 3 })
+
+      // The next rm waits for those too.
+      const last = await runCli(['rm', imported[2]!.infoHash, ...flags, '--json'], { env: environment() })
+      expect(last.code).toBe(0)
+      expect(
+        findEvent<{ deletionsDone: number }>(jsonEvents(last.stdout), 'remote-deleted').deletionsDone,
+      ).toBe(6)
+      expect(await s3.listKeys('cli-rm')).toEqual([])
+    } finally {
+      s3.mode = 'up'
       await dir.remove()
     }
   })

@@ -79,6 +79,7 @@ export async function stats(output: Output, options: { store?: string } & Remote
               objects: remote.objects,
               bytes: remote.bytes,
               pendingUploads: remote.pendingUploads,
+              pendingDeletions: remote.pendingDeletions,
             },
       recovery: storage.recovery,
     }
@@ -99,7 +100,7 @@ export async function stats(output: Output, options: { store?: string } & Remote
     output.line(
       summary.remote === null
         ? 'remote:       none (no --remote-bucket and no "remote" in the config file)'
-        : `remote:       ${summary.remote.objects} objects, ${formatBytes(summary.remote.bytes)} in ${summary.remote.location}; ${summary.remote.pendingUploads} chunk(s) pending upload`,
+        : `remote:       ${summary.remote.objects} objects, ${formatBytes(summary.remote.bytes)} in ${summary.remote.location}; ${summary.remote.pendingUploads} chunk(s) pending upload, ${summary.remote.pendingDeletions} object(s) pending deletion`,
     )
     output.line(
       `cache:        ${summary.cacheHits} hits, ${summary.cacheMisses} misses (chunk reads by every command run on this store; a miss is a fetch from the bucket)`,

@@ -1,12 +1,13 @@
 // `chunktorrent verify <info-hash>`: hashes every piece the store holds for a torrent
 // (client.add(…, { recheck: true })) and repairs the verified set: pieces whose bytes fail are
-// dropped (the next download fetches them again). `rm`: deletes a torrent from the store, or
+// dropped (the next download fetches them again). `rm`: deletes a torrent from the store (with a
+// remote tier, its objects in the bucket too, waited for like download waits for its uploads), or
 // with --keep-data only forgets it (its pieces stay, unpinned, and a later add resumes from them).
 import { isInfoHash } from '../arguments.ts'
 import { startEngine, watchCheck } from '../engine.ts'
 import { CliError } from '../errors.ts'
 import type { Output } from '../output.ts'
-import { type RemoteFlags, storeSettings } from '../remote.ts'
+import { type RemoteFlags, storeSettings, waitForDeletions } from '../remote.ts'
 import { handleInterrupts, unlessInterrupted } from '../signals.ts'
 import { openStore, requireMetadata, resolveSource, storeDirectory, TorrentFiles } from '../store.ts'
 import { formatBytes } from '../units.ts'
@@ -78,16 +79,21 @@ export async function verify(
 export async function rm(
   output: Output,
   sourceText: string,
-  options: { store?: string; keepData?: boolean },
+  options: { store?: string; keepData?: boolean } & RemoteFlags,
 ): Promise<number> {
   const store = storeDirectory(options.store)
+  const settings = storeSettings(store, options)
   const torrents = new TorrentFiles(store)
   let infoHash = sourceText.toLowerCase()
   if (!isInfoHash(sourceText)) {
     const source = await resolveSource(sourceText, torrents)
     infoHash = source.kind === 'torrent' ? source.info.infoHash : source.infoHash
   }
-  const storage = await openStore(store, { create: false })
+  const storage = await openStore(store, { create: false, settings })
+  const interruption = handleInterrupts(output)
+  const onWarning = (warning: { message: string; code: string }) =>
+    output.warning(warning.message, warning.code)
+  storage.on('warning', onWarning)
   try {
     const stored = (await storage.listTorrents()).find((entry) => entry.infoHash === infoHash)
     const hadCopy = await torrents.has(infoHash)
@@ -129,8 +135,12 @@ export async function rm(
       `Removed "${name}" (${infoHash}) from the store; ${formatBytes(freed)} freed`,
       { always: true },
     )
+    // The torrent's objects in the bucket (and any an earlier run left pending) go before it exits.
+    await waitForDeletions(output, storage, settings, interruption.signal)
     return 0
   } finally {
+    storage.off('warning', onWarning)
     await storage.close()
+    interruption.dispose()
   }
 }
