@@ -3,9 +3,10 @@
 // quarter of the torrent uploads every chunk before it exits, `stats` reports the bucket, `export`
 // reads evicted chunks back through the bucket, a dead endpoint makes `import` say what is still
 // pending, `rm` deletes the torrent's objects (and says what is pending while the endpoint fails),
+// `seed` serves a python3-libtorrent leecher a torrent whose chunks are mostly only in the bucket,
 // and bad settings (no bucket, no credentials, a bad or wrong key, a bad size) are caught.
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { compareTrees, killAllChildren, startLibtorrentPeer } from '@chunktorrent/test-peers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -411,6 +412,85 @@ describe('the remote tier', () => {
       expect(await s3.listKeys('cli-rm')).toEqual([])
     } finally {
       s3.mode = 'up'
+      await dir.remove()
+    }
+  })
+
+  it('seed with a cache smaller than the torrent serves a python3-libtorrent leecher through read-through', async () => {
+    const dir = await tempDir('cli-remote-seed')
+    const leechers: Array<{ stop(): Promise<unknown> }> = []
+    let seeder: CliProcess | undefined
+    try {
+      await s3.createBucket('cli-seed')
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'album',
+        [
+          { path: 'one.bin', length: 3 * MiB + 54_321 },
+          { path: 'two.bin', length: 3 * MiB - 54_321 },
+        ],
+        { pieceLength: 262_144, seed: 61 },
+      )
+      const torrentPath = join(dir.path, 'album.torrent')
+      await writeFile(torrentPath, torrent.bytes)
+      const store = join(dir.path, 'store')
+      const cacheLimit = 2 * MiB // a third of the torrent
+      const flags = [
+        '--store',
+        store,
+        '--remote-endpoint',
+        s3.endpoint,
+        '--remote-bucket',
+        'cli-seed',
+        '--cache-limit',
+        `${cacheLimit}`,
+      ]
+      const imported = await runCli(['import', torrentPath, torrent.root, ...flags, '--json'], {
+        env: environment(),
+      })
+      expect(imported.stderr.replace(/.*ERR_CACHE_OVER_LIMIT.*\n/g, '')).toBe('')
+      expect(imported.code).toBe(0)
+      expect(findEvent<{ objects: number }>(jsonEvents(imported.stdout), 'uploaded').objects).toBe(6)
+      // The originals move away: the leecher's bytes can only come from the store and the bucket.
+      const originals = join(dir.path, 'originals')
+      await rename(torrent.root, originals)
+      const before = JSON.parse((await runCli(['stats', ...flags, '--json'], { env: environment() })).stdout)
+      expect(before.bytesOnDisk).toBeLessThanOrEqual(cacheLimit)
+      expect(before.remote).toMatchObject({ objects: 6, pendingUploads: 0 })
+
+      s3.requests.length = 0
+      seeder = new CliProcess(
+        ['seed', torrent.info.infoHash, ...flags, '--listen', '127.0.0.1:0', '--no-utp', '--json'],
+        { env: environment(), timeoutMs: 60_000 },
+      )
+      const seeding = (await seeder.waitForEvent('seeding')) as { port?: number; piecesVerified?: number }
+      expect(seeding.piecesVerified).toBe(torrent.info.pieceCount)
+      const leecher = await startLibtorrentPeer({
+        torrent: torrent.bytes,
+        savePath: join(dir.path, 'leecher'),
+        role: 'leech',
+        connect: [`127.0.0.1:${seeding.port}`],
+      })
+      leechers.push(leecher)
+      await leecher.done(40_000)
+      await leecher.stop()
+      expect(await compareTrees(join(originals, 'album'), join(dir.path, 'leecher', 'album'))).toEqual([])
+      // At least the four chunks that were not in the cache came from the bucket.
+      const fetched = s3.requests.filter((line) => line.startsWith('GET /cli-seed/') && line.endsWith('.enc'))
+      expect(fetched.length).toBeGreaterThanOrEqual(4)
+
+      seeder.kill('SIGINT')
+      const result = await seeder.exited
+      expect(result.code).toBe(0)
+      expect(result.stderr.replace(/.*ERR_CACHE_OVER_LIMIT.*\n/g, '')).toBe('')
+      const stopped = findEvent<{ uploaded: number }>(seeder.events, 'stopped')
+      expect(stopped.uploaded).toBeGreaterThanOrEqual(torrent.info.length)
+      const after = JSON.parse((await runCli(['stats', ...flags, '--json'], { env: environment() })).stdout)
+      expect(after.bytesOnDisk).toBeLessThanOrEqual(cacheLimit + MiB)
+      expect(after.cacheMisses).toBeGreaterThanOrEqual(4)
+    } finally {
+      await seeder?.stop()
+      for (const leecher of leechers) await leecher.stop()
       await dir.remove()
     }
   })
