@@ -1,8 +1,9 @@
 // Shared helpers for the benchmarks in bench/: repetitions interleaved across variants, medians
 // with ranges, /proc measurements of processes, child processes that report a JSON result, a
 // tmpfs scratch directory, real-disk scratch directories with du-style usage, and the table plus
-// final JSON line every benchmark prints.
+// final JSON line every benchmark prints, and build stamps of the code measured.
 
+export * from './build.ts'
 export * from './child.ts'
 export * from './disk.ts'
 export * from './env.ts'
