@@ -38,6 +38,10 @@ interface PhaseResult {
   milliseconds: number
   /** For fs-write: the time until the last write, before the fsync. */
   writtenMilliseconds?: number
+  /** CPU time (user + system, every thread) of the timed part. */
+  cpuMilliseconds: number
+  /** The share of the timed part the JavaScript thread was busy. */
+  eventLoopUtilization: number
   peakRssMB: number
   checksum?: number
   mismatches?: number
@@ -80,6 +84,15 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
   const storeDirectory = join(directory, 'store')
   const peak = () => Math.round(process.resourceUsage().maxRSS / 1024)
   let started = performance.now()
+  let cpuStart = process.cpuUsage()
+  let loopStart = performance.eventLoopUtilization()
+  // Main-thread and thread-pool CPU of the timed part (user + system), in milliseconds.
+  const cpu = () => {
+    const { user, system } = process.cpuUsage(cpuStart)
+    return Math.round((user + system) / 1000)
+  }
+  // The share of the timed part the JavaScript thread was busy (not waiting for I/O).
+  const loop = () => Number(performance.eventLoopUtilization(loopStart).utilization.toFixed(3))
   if (phase === 'fs-write') {
     const plain = await open(plainPath, 'w')
     await window(pieceCount, concurrency, async (index) => {
@@ -88,7 +101,13 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
     const writtenMilliseconds = performance.now() - started
     await plain.sync()
     await plain.close()
-    return { milliseconds: performance.now() - started, writtenMilliseconds, peakRssMB: peak() }
+    return {
+      milliseconds: performance.now() - started,
+      writtenMilliseconds,
+      cpuMilliseconds: cpu(),
+      eventLoopUtilization: loop(),
+      peakRssMB: peak(),
+    }
   }
   if (phase === 'store-write') {
     const storage = await ChunkStorage.open({ directory: storeDirectory, cacheLimitBytes: 2 * payload + MiB })
@@ -100,7 +119,12 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
     })
     await Promise.all(verifications)
     await storage.close()
-    return { milliseconds: performance.now() - started, peakRssMB: peak() }
+    return {
+      milliseconds: performance.now() - started,
+      cpuMilliseconds: cpu(),
+      eventLoopUtilization: loop(),
+      peakRssMB: peak(),
+    }
   }
   if (phase === 'fs-read') {
     const plain = await open(plainPath, 'r')
@@ -111,25 +135,31 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
       checksum += buffer[buffer.length - 1]!
     })
     const milliseconds = performance.now() - started
+    const cpuMilliseconds = cpu()
+    const eventLoopUtilization = loop()
     await plain.close()
-    return { milliseconds, peakRssMB: peak(), checksum }
+    return { milliseconds, cpuMilliseconds, eventLoopUtilization, peakRssMB: peak(), checksum }
   }
   const storage = await ChunkStorage.open({ directory: storeDirectory })
   const torrent = await storage.openTorrent(geometryFor(pieceLength))
   let checksum = 0
   started = performance.now()
+  cpuStart = process.cpuUsage()
+  loopStart = performance.eventLoopUtilization()
   await window(pieceCount, concurrency, async (index) => {
     const buffer = await torrent.readPiece(index)
     checksum += buffer[buffer.length - 1]!
   })
   const milliseconds = performance.now() - started
+  const cpuMilliseconds = cpu()
+  const eventLoopUtilization = loop()
   // Untimed: every 16th piece compared byte for byte.
   let mismatches = 0
   for (let index = 0; index < pieceCount; index += 16) {
     if (!(await torrent.readPiece(index)).equals(pieceView(index, sizeOf(index)))) mismatches++
   }
   await storage.close()
-  return { milliseconds, peakRssMB: peak(), checksum, mismatches }
+  return { milliseconds, cpuMilliseconds, eventLoopUtilization, peakRssMB: peak(), checksum, mismatches }
 }
 
 function inChild(
