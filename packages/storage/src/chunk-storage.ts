@@ -1577,8 +1577,15 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     strict: boolean,
   ): Promise<void> {
     const end = range.offset + range.length
+    const spans = state.geometry.chunksOfPiece(index)
+    const only = spans.length === 1 ? spans[0]! : undefined
+    if (only !== undefined) {
+      // One chunk holds the whole piece (pieces no larger than chunks): no fan-out.
+      const position = only.start + range.offset - only.pieceOffset
+      return this.#readSpan(state, state.chunks[only.chunkIndex], output, 0, range.length, position, strict)
+    }
     const reads: Promise<void>[] = []
-    for (const span of state.geometry.chunksOfPiece(index)) {
+    for (const span of spans) {
       const from = Math.max(span.pieceOffset, range.offset)
       const to = Math.min(span.pieceOffset + (span.end - span.start), end)
       if (from >= to) continue
@@ -1610,7 +1617,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       this.#counters.cacheMisses++
       throw chunkMissing('unknown')
     }
-    let lease: FileLease | undefined
+    let lease: FileLease | undefined = record.local ? this.#files.tryAcquire(record.id) : undefined
     for (let attempt = 0; lease === undefined; attempt++) {
       if (!record.local) {
         this.#counters.cacheMisses++

@@ -68,8 +68,24 @@ export class FileHandleCache {
       if (create && (error as NodeJS.ErrnoException).code === 'ENOENT') return this.acquire(key, path, true)
       throw error
     }
+    return this.#lease(entry, handle)
+  }
+
+  /**
+   * A lease on the open handle of `key`, synchronously, when there is one (else undefined: use
+   * {@link acquire}). The hot path of reads, which mostly find their chunk's handle open.
+   */
+  tryAcquire(key: string): FileLease | undefined {
+    const entry = this.#entries.get(key)
+    if (this.#closed || entry === undefined || entry.doomed || entry.handle === undefined) return undefined
+    this.#entries.delete(key)
+    this.#entries.set(key, entry)
+    entry.references++
+    return this.#lease(entry, entry.handle)
+  }
+
+  #lease(owner: Entry, handle: FileHandle): FileLease {
     let released = false
-    const owner = entry
     return {
       handle,
       release: () => {
