@@ -81,6 +81,8 @@ const COMMIT_BATCH_BYTES = 64 * 1_048_576
 const ROOM_RECHECK_MS = 200
 /** and stops waiting when no upload was confirmed for this long (a hung endpoint). */
 const ROOM_STALL_MS = 10_000
+/** ERR_CACHE_OVER_LIMIT at most this often while the cache hovers at its limit. */
+const OVER_LIMIT_WARNING_INTERVAL_MS = 60_000
 const INDEX_FILE = 'index.db'
 const CHUNKS_DIRECTORY = 'chunks'
 const chunkFilePattern = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.enc$/
@@ -276,6 +278,10 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #evictionMayHelp = true
   /** Writes waiting for eviction to make room in the cache (see #waitForRoom). */
   #roomWaiters: Array<() => void> = []
+  /** Writes waiting in #waitForRoom, and the room (bytes below the limit) the largest one needs. */
+  #roomWaiting = 0
+  #overLimitWarnedAt = Number.NEGATIVE_INFINITY
+  #roomWanted = 0
   #lastUploadConfirmed = 0
   #eviction: Promise<void> | undefined
   #closed = false
@@ -1058,6 +1064,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       this.#directorySyncTimer = undefined
       while (this.#backgroundSyncs.size > 0) await Promise.all([...this.#backgroundSyncs])
       if (this.#eviction !== undefined) await this.#eviction
+      // Uploads confirmed while that pass ran may let more chunks go (its follow-up pass does not
+      // run once closed): one last pass, so the cache is within its limit when close resolves.
+      if (this.#remote !== undefined && this.#isOverLimit()) await this.#evict()
       await this.#files.closeAll(false)
       try {
         this.#flushAccessTimes()
@@ -1807,6 +1816,15 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     return this.#localBytes > this.cacheLimitBytes || this.#localChunks > this.cacheLimitChunks
   }
 
+  /** Over a limit, or without the room a waiting write needs for its new chunk. */
+  #needsEviction(): boolean {
+    if (this.#roomWanted === 0) return this.#isOverLimit()
+    return (
+      this.#localBytes + this.#roomWanted > this.cacheLimitBytes ||
+      this.#localChunks + 1 > this.cacheLimitChunks
+    )
+  }
+
   #refreshLimitState(): void {
     if (!this.#isOverLimit()) this.#overLimit = false
   }
@@ -1817,12 +1835,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
    * loops and never deletes the only copy of a chunk.
    */
   #checkLimits(): void {
-    if (!this.#isOverLimit()) {
-      this.#overLimit = false
-      return
-    }
-    if (this.#eviction !== undefined || this.#closed) return
-    if (this.#overLimit && !this.#evictionMayHelp) return
+    if (!this.#isOverLimit()) this.#overLimit = false
+    if (!this.#needsEviction() || this.#eviction !== undefined || this.#closed) return
+    // A pass that found nothing to evict is not repeated until something changes (an upload, an
+    // unpin); the first crossing of the limit always runs one, to warn.
+    if (!this.#evictionMayHelp && (this.#overLimit || !this.#isOverLimit())) return
     this.#evictionMayHelp = false
     this.#eviction = this.#evict().finally(() => {
       this.#eviction = undefined
@@ -1837,7 +1854,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       // Without a remote tier in this session, an evicted chunk could not be read back.
       const candidates = this.#remote === undefined ? [] : this.#index.evictionCandidates(1_000)
       for (const candidate of candidates) {
-        if (!this.#isOverLimit()) break
+        if (!this.#needsEviction()) break
         const owner = this.#chunkOwners.get(candidate.id)
         if (owner !== undefined) {
           const { record } = owner
@@ -1859,17 +1876,21 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     if (this.#isOverLimit()) {
       if (!this.#overLimit) {
         this.#overLimit = true
-        this.#warn({
-          code: 'ERR_CACHE_OVER_LIMIT',
-          message:
-            `Local chunks (${this.#localChunks} chunks, ${this.#localBytes} bytes) exceed the cache limit ` +
-            `(${this.cacheLimitChunks} chunks, ${this.cacheLimitBytes} bytes) and nothing more can be evicted ` +
-            'without deleting the only copy of a chunk',
-          bytesOnDisk: this.#localBytes,
-          chunkCount: this.#localChunks,
-          cacheLimitBytes: this.cacheLimitBytes,
-          cacheLimitChunks: this.cacheLimitChunks,
-        })
+        const now = performance.now()
+        if (now - this.#overLimitWarnedAt >= OVER_LIMIT_WARNING_INTERVAL_MS) {
+          this.#overLimitWarnedAt = now
+          this.#warn({
+            code: 'ERR_CACHE_OVER_LIMIT',
+            message:
+              `Local chunks (${this.#localChunks} chunks, ${this.#localBytes} bytes) exceed the cache limit ` +
+              `(${this.cacheLimitChunks} chunks, ${this.cacheLimitBytes} bytes) and nothing more can be evicted ` +
+              'without deleting the only copy of a chunk',
+            bytesOnDisk: this.#localBytes,
+            chunkCount: this.#localChunks,
+            cacheLimitBytes: this.cacheLimitBytes,
+            cacheLimitChunks: this.cacheLimitChunks,
+          })
+        }
       }
     } else {
       this.#overLimit = false
@@ -1889,6 +1910,19 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   async #waitForRoom(record: ChunkRecord): Promise<void> {
     if (this.#remote === undefined || this.pinOpenTorrents) return
     const started = performance.now()
+    this.#roomWaiting++
+    this.#roomWanted = Math.max(this.#roomWanted, record.length)
+    try {
+      await this.#waitForRoomLoop(record, started)
+    } finally {
+      if (--this.#roomWaiting === 0) this.#roomWanted = 0
+    }
+  }
+
+  async #waitForRoomLoop(record: ChunkRecord, started: number): Promise<void> {
+    // Evicting the least recently used uploaded chunks may make the room at once.
+    this.#checkLimits()
+    if (this.#eviction !== undefined) await this.#eviction
     while (
       !this.#closed &&
       !this.#uploadsFailing &&

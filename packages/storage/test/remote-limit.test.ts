@@ -102,12 +102,30 @@ describe('ChunkStorage cache limit with a slow remote tier', () => {
     const stats = storage.stats()
     expect(stats.remote?.writesDelayed).toBeGreaterThan(0)
     expect(stats.bytesOnDisk).toBeLessThanOrEqual(LIMIT + CHUNK)
-    expect(warnings.filter((warning) => warning.code === 'ERR_CACHE_OVER_LIMIT')).toEqual([])
+    // Hovering at the limit (one chunk over at most) warns once, not at every crossing.
+    expect(warnings.filter((warning) => warning.code === 'ERR_CACHE_OVER_LIMIT').length).toBeLessThanOrEqual(
+      1,
+    )
     s3.putDelayMs = 0
     await storage.flushUploads()
     expect(storage.stats().remote).toMatchObject({ objects: TOTAL / CHUNK, pendingUploads: 0 })
     await expectReadsBack(torrent)
     expect(storage.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT + CHUNK)
+  })
+
+  it('closes within the limit: the last uploads confirmed let their chunks go before close resolves', async () => {
+    const storage = await openStore()
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    s3.mode = 'fail'
+    await download(storage, torrent) // uploads fail: the writes go past the limit
+    s3.mode = 'up'
+    await storage.flushUploads()
+    await storage.close()
+    stores.splice(stores.indexOf(storage), 1)
+    // Opened without the remote tier, the store evicts nothing: this is what close left on disk.
+    const reopened = await ChunkStorage.open({ directory: storage.directory })
+    stores.push(reopened)
+    expect(reopened.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT)
   })
 
   it('stops waiting when the endpoint is down: the writes complete past the limit, with a warning', async () => {
