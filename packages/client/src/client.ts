@@ -202,6 +202,9 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       enable_natpmp: options.natpmp === true,
       enable_incoming_utp: utp,
       enable_outgoing_utp: utp,
+      // Pieces are picked in 4 MiB extents of adjacent pieces, so chunks fill (and can be
+      // uploaded and evicted) soon after they are started, instead of all chunks at once.
+      piece_extent_affinity: true,
       ...(options.downloadLimit !== undefined && { download_rate_limit: options.downloadLimit }),
       ...(options.uploadLimit !== undefined && { upload_rate_limit: options.uploadLimit }),
       ...(options.maxConnections !== undefined && { connections_limit: options.maxConnections }),
