@@ -56,6 +56,15 @@ export interface ChunkStorageOptions {
    * downloads or seeds; reads fetch them back. Pins already stored are then released at open.
    */
   pinOpenTorrents?: boolean
+  /**
+   * With a remote tier and `pinOpenTorrents: false`: whether a write that needs a new chunk in a
+   * full cache waits for uploads and eviction to make room (default true: the cache stays within
+   * its limit plus about one chunk, and a download runs at the pace of the uploads). `false`: writes
+   * never wait; while a download outruns the uploads the cache grows past the limit
+   * (ERR_CACHE_OVER_LIMIT), then shrinks back to it as uploads are confirmed. Writes never wait
+   * while uploads fail or hang, whatever this says.
+   */
+  holdCacheLimit?: boolean
 }
 
 /** What the startup sweep found and repaired. */
@@ -204,6 +213,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   readonly cacheLimitChunks: number
   /** Open torrents pin their chunks ({@link ChunkStorageOptions.pinOpenTorrents}). */
   readonly pinOpenTorrents: boolean
+  /** Writes wait for room in a full cache ({@link ChunkStorageOptions.holdCacheLimit}). */
+  readonly holdCacheLimit: boolean
   /** What the startup sweep found. */
   readonly recovery: RecoveryReport
 
@@ -289,16 +300,20 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   readonly #counters = newStorageCounters()
 
   private constructor(
-    options: Required<Omit<ChunkStorageOptions, 'openFileLimit' | 'remote' | 'pinOpenTorrents'>>,
+    options: Required<
+      Omit<ChunkStorageOptions, 'openFileLimit' | 'remote' | 'pinOpenTorrents' | 'holdCacheLimit'>
+    >,
     openFileLimit: number,
     index: ChunkIndex,
     recovery: RecoveryReport,
     remote: RemoteTier | undefined,
     pinOpenTorrents: boolean,
+    holdCacheLimit: boolean,
   ) {
     super()
     this.#remote = remote
     this.pinOpenTorrents = pinOpenTorrents
+    this.holdCacheLimit = holdCacheLimit
     this.directory = options.directory
     this.chunkSize = options.chunkSize
     this.cacheLimitBytes = options.cacheLimitBytes
@@ -343,6 +358,10 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       throw invalidArgumentType('options.pinOpenTorrents must be a boolean')
     }
     const pinOpenTorrents = options.pinOpenTorrents ?? true
+    if (options.holdCacheLimit !== undefined && typeof options.holdCacheLimit !== 'boolean') {
+      throw invalidArgumentType('options.holdCacheLimit must be a boolean')
+    }
+    const holdCacheLimit = options.holdCacheLimit ?? true
     const chunksDirectory = join(settings.directory, CHUNKS_DIRECTORY)
     try {
       await mkdir(chunksDirectory, { recursive: true })
@@ -361,7 +380,15 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     let storage: ChunkStorage
     try {
       const recovery = await sweep(index, chunksDirectory)
-      storage = new ChunkStorage(settings, openFileLimit, index, recovery, remote, pinOpenTorrents)
+      storage = new ChunkStorage(
+        settings,
+        openFileLimit,
+        index,
+        recovery,
+        remote,
+        pinOpenTorrents,
+        holdCacheLimit,
+      )
     } catch (error) {
       index.close()
       remote?.destroy()
@@ -1908,7 +1935,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
    * the limit, with the ERR_CACHE_OVER_LIMIT warning.
    */
   async #waitForRoom(record: ChunkRecord): Promise<void> {
-    if (this.#remote === undefined || this.pinOpenTorrents) return
+    if (this.#remote === undefined || this.pinOpenTorrents || !this.holdCacheLimit) return
     const started = performance.now()
     this.#roomWaiting++
     this.#roomWanted = Math.max(this.#roomWanted, record.length)

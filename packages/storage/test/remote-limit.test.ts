@@ -39,7 +39,7 @@ afterEach(async () => {
   for (const path of directories.splice(0)) await rm(path, { recursive: true, force: true })
 })
 
-async function openStore(): Promise<ChunkStorage> {
+async function openStore(options: { holdCacheLimit?: boolean } = {}): Promise<ChunkStorage> {
   const bucket = `chunktorrent-limit-${++bucketCount}`
   await s3.createBucket(bucket)
   const directory = await mkdtemp(join(tmpdir(), 'chunktorrent-limit-'))
@@ -49,6 +49,7 @@ async function openStore(): Promise<ChunkStorage> {
     chunkSize: CHUNK,
     cacheLimitBytes: LIMIT,
     pinOpenTorrents: false,
+    ...options,
     remote: {
       endpoint: s3.endpoint,
       bucket,
@@ -111,6 +112,23 @@ describe('ChunkStorage cache limit with a slow remote tier', () => {
     expect(storage.stats().remote).toMatchObject({ objects: TOTAL / CHUNK, pendingUploads: 0 })
     await expectReadsBack(torrent)
     expect(storage.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT + CHUNK)
+  })
+
+  it('with holdCacheLimit: false, writes never wait: the cache grows past the limit, then shrinks to it', async () => {
+    s3.putDelayMs = 100
+    const storage = await openStore({ holdCacheLimit: false })
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    const peak = await download(storage, torrent)
+    expect(peak).toBeGreaterThan(LIMIT + CHUNK)
+    expect(storage.stats().remote?.writesDelayed).toBe(0)
+    s3.putDelayMs = 0
+    await storage.flushUploads()
+    const deadline = Date.now() + 10_000
+    while (storage.stats().bytesOnDisk > LIMIT && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(storage.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT)
+    await expectReadsBack(torrent)
   })
 
   it('closes within the limit: the last uploads confirmed let their chunks go before close resolves', async () => {
