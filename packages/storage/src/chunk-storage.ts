@@ -90,6 +90,12 @@ const COMMIT_BATCH_BYTES = 64 * 1_048_576
 const ROOM_RECHECK_MS = 200
 /** and stops waiting when no upload was confirmed for this long (a hung endpoint). */
 const ROOM_STALL_MS = 10_000
+/**
+ * A write waiting for room waits at most this long for the verdicts of pieces just written (they
+ * may complete a chunk). It never waits for pieces still to come: the engine may be unable to
+ * deliver them while its disk budget is held by the waiting writes.
+ */
+const VERDICT_WAIT_MS = 1_000
 /** ERR_CACHE_OVER_LIMIT at most this often while the cache hovers at its limit. */
 const OVER_LIMIT_WARNING_INTERVAL_MS = 60_000
 const INDEX_FILE = 'index.db'
@@ -127,6 +133,8 @@ interface TorrentState {
   verifiedCount: number
   readonly locks: PieceLocks
   readonly inFlight: Set<Promise<unknown>>
+  /** Pieces written in this session whose verdict (markVerified or clearPiece) has not come yet. */
+  readonly awaitingVerdict: Set<number>
   handle: ChunkTorrentStorage
   closed: boolean
   closing: Promise<void> | undefined
@@ -291,6 +299,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #roomWaiters: Array<() => void> = []
   /** Writes waiting in #waitForRoom, and the room (bytes below the limit) the largest one needs. */
   #roomWaiting = 0
+  /** Sum of the open torrents' awaitingVerdict sets. */
+  #awaitingVerdicts = 0
   #overLimitWarnedAt = Number.NEGATIVE_INFINITY
   #roomWanted = 0
   #lastUploadConfirmed = 0
@@ -892,6 +902,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       verifiedCount: 0,
       locks: new PieceLocks(),
       inFlight: new Set(),
+      awaitingVerdict: new Set(),
       handle: undefined as unknown as ChunkTorrentStorage,
       closed: false,
       closing: undefined,
@@ -1170,6 +1181,10 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         this.#index.defer(() => this.#index.markWritten(state.id, index))
       }
       this.#counters.piecesWritten++
+      if (!state.awaitingVerdict.has(index)) {
+        state.awaitingVerdict.add(index)
+        this.#awaitingVerdicts++
+      }
     })
   }
 
@@ -1269,9 +1284,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       this.#index.defer(() => this.#index.forgetUpload(record.id))
     }
     let lease: FileLease
-    if (!record.local) await this.#waitForRoom(record)
     if (!record.local) {
-      this.#becomeLocal(record)
+      await this.#admitChunk(record)
       lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), true)
       this.#fileCreated()
     } else {
@@ -1363,8 +1377,20 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.#checkLimits()
   }
 
+  #verdictCame(state: TorrentState, index: number): void {
+    if (state.awaitingVerdict.delete(index)) this.#awaitingVerdicts--
+  }
+
   async #markVerified(state: TorrentState, index: number): Promise<void> {
     state.geometry.assertPieceIndex(index)
+    try {
+      await this.#markVerifiedLocked(state, index)
+    } finally {
+      this.#verdictCame(state, index)
+    }
+  }
+
+  async #markVerifiedLocked(state: TorrentState, index: number): Promise<void> {
     await state.locks.exclusive(index, async () => {
       if (state.written[index] === 0) {
         throw new StorageError(
@@ -1406,12 +1432,18 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       }
     } finally {
       this.#committing = false
+      this.#wakeRoomWaiters()
     }
   }
 
   async #gatherBatch(): Promise<void> {
     const deadline = performance.now() + COMMIT_DELAY_MS
-    while (this.#writesInFlight > 0 && this.#verifyQueueBytes < COMMIT_BATCH_BYTES && !this.#closed) {
+    // Writes waiting for room in the cache wait for this commit (it completes chunks to upload).
+    while (
+      this.#writesInFlight > this.#roomWaiting &&
+      this.#verifyQueueBytes < COMMIT_BATCH_BYTES &&
+      !this.#closed
+    ) {
       const remaining = deadline - performance.now()
       if (remaining <= 0) return
       await new Promise<void>((resolve) => {
@@ -1713,6 +1745,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
 
   async #clearPiece(state: TorrentState, index: number): Promise<void> {
     state.geometry.assertPieceIndex(index)
+    this.#verdictCame(state, index)
     await state.locks.exclusive(index, async () => {
       if (state.verified[index] === 1) {
         this.#index.durably(() => {
@@ -1820,6 +1853,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     state.closed = true
     state.closing = (async () => {
       while (state.inFlight.size > 0) await Promise.allSettled([...state.inFlight])
+      this.#awaitingVerdicts -= state.awaitingVerdict.size
+      state.awaitingVerdict.clear()
       for (const record of state.chunks) {
         if (record === undefined) continue
         while (record.syncing !== undefined) await record.syncing.catch(() => {})
@@ -1934,11 +1969,22 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
    * (endpoint down) or nothing is left to upload, the write goes ahead and the cache grows past
    * the limit, with the ERR_CACHE_OVER_LIMIT warning.
    */
+  /**
+   * Makes a chunk local before its file is created: after #waitForRoom, in the same turn as the
+   * decision that there is room, so that writers woken together do not all take the same room.
+   */
+  async #admitChunk(record: ChunkRecord): Promise<void> {
+    if (this.#remote !== undefined && !this.pinOpenTorrents && this.holdCacheLimit) {
+      await this.#waitForRoom(record)
+    }
+    if (!record.local) this.#becomeLocal(record)
+  }
+
   async #waitForRoom(record: ChunkRecord): Promise<void> {
-    if (this.#remote === undefined || this.pinOpenTorrents || !this.holdCacheLimit) return
     const started = performance.now()
     this.#roomWaiting++
     this.#roomWanted = Math.max(this.#roomWanted, record.length)
+    this.#writeFinished?.() // a group commit gathering a batch no longer waits for this write
     try {
       await this.#waitForRoomLoop(record, started)
     } finally {
@@ -1954,7 +2000,15 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       !this.#closed &&
       !this.#uploadsFailing &&
       performance.now() - Math.max(started, this.#lastUploadConfirmed) < ROOM_STALL_MS &&
-      (this.#uploadQueue.size > 0 || this.#uploadsRunning > 0 || this.#eviction !== undefined) &&
+      // Something under way may make room: pieces written and awaiting their verdict, and
+      // verifications to commit (they may complete chunks), uploads (they let chunks be evicted),
+      // an eviction.
+      ((this.#awaitingVerdicts > 0 && performance.now() - started < VERDICT_WAIT_MS) ||
+        this.#verifyQueue.length > 0 ||
+        this.#committing ||
+        this.#uploadQueue.size > 0 ||
+        this.#uploadsRunning > 0 ||
+        this.#eviction !== undefined) &&
       (this.#localBytes + record.length > this.cacheLimitBytes ||
         this.#localChunks + 1 > this.cacheLimitChunks)
     ) {
@@ -1969,6 +2023,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       })
       this.#checkLimits()
     }
+    // The room is taken in the same turn as the last check, before any other waiter runs.
+    if (!record.local) this.#becomeLocal(record)
   }
 
   #wakeRoomWaiters(): void {
