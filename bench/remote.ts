@@ -2,46 +2,56 @@
 // v1, 256 KiB pieces, three files whose boundaries fall inside chunks) is downloaded over loopback
 // (127.0.0.1, TCP; DHT, LSD, UPnP, NAT-PMP off) from a python3-libtorrent seeder into
 // TorrentClient.newWithStorage(ChunkStorage), in the same run, by
-//   off - ChunkStorage without a remote tier (the baseline)
-//   on  - ChunkStorage with `remote:` pointing at s3rver, started by the bench on 127.0.0.1 (a fresh
-//         server and bucket per run), a cache limit of BENCH_CACHE_LIMIT and `pinOpenTorrents:
-//         false` (as the CLI sets it with a remote tier), so uploaded chunks of the open torrent
-//         may be evicted while it downloads.
+//   off         - ChunkStorage without a remote tier (the baseline)
+//   on          - ChunkStorage with `remote:` pointing at s3rver, started by the bench on 127.0.0.1
+//                 (a fresh server and bucket per run), a cache limit of BENCH_CACHE_LIMIT and
+//                 `pinOpenTorrents: false` (as the CLI sets it with a remote tier), so uploaded
+//                 chunks of the open torrent may be evicted while it downloads; `holdCacheLimit`
+//                 left at its default (true): a write needing a new chunk in a full cache evicts for
+//                 it, then waits for uploads, so the download runs at the pace of the uploads
+//   on-eventual - as (on) with `holdCacheLimit: false`: writes never wait, the download runs at full
+//                 speed, the cache grows past its limit while uploads lag and shrinks back to it as
+//                 they are confirmed
 // Each download runs in its own child Node process (its own CPU and peak RSS), the store on a real
 // disk (BENCH_DIR, never tmpfs); the seeder's data lives on tmpfs, s3rver's objects in the system
-// temp directory. Repetitions interleave off, on, off, on, … (the machine is shared and noisy);
-// figures are medians (min–max).
+// temp directory. Repetitions interleave off, on, on-eventual, off, … (the machine is shared and
+// noisy); figures are medians (min–max), ratios to (off) also per interleaved pair.
 //
-// Measured in the child: download MB/s (add() until done()); for (on) also the upload completion
-// time (done() until storage.flushUploads() resolves), the total (add() until uploads confirmed),
-// then the wait for eviction to settle; peak RSS (VmHWM) at that point; local disk use at the end
-// (stats().bytesOnDisk, and du of the store directory: chunks/ + index.db + WAL); the remote
-// objects and bytes from stats().remote; and stats().bytesOnDisk sampled every 100 ms during the
-// run, whose maximum is reported against cache limit + one chunk (reported, not a target).
-// Checked, untimed: every file read back through the client (torrent.createReadStream, so (on)
-// reads evicted chunks through from the bucket) equals the seeder's bytes; the bucket holds one
-// object per chunk, and one object spot-checked is an envelope that decrypts to a chunk of the
-// torrent and does not contain that chunk's plaintext.
+// Measured in the child: download MB/s (add() until done()); for the remote variants also the upload
+// completion time (done() until storage.flushUploads() resolves), the total (add() until uploads
+// confirmed), then the wait for eviction to settle; peak RSS (VmHWM) at that point; local disk use
+// at the end (stats().bytesOnDisk, du of chunks/ and du of the whole store: chunks/ + index.db +
+// WAL); the remote objects and bytes, and remote.writesDelayed (waits for room), from stats(); the
+// warnings; and, sampled every 100 ms during the run, stats().bytesOnDisk, whose maximum and samples
+// over cache limit + one chunk are reported, and the longest gaps without a piece verified and
+// without an upload confirmed (a stall, as opposed to a steady pace).
+// Checked, untimed: every file read back through the client (torrent.createReadStream, so the
+// remote variants read evicted chunks through from the bucket) equals the seeder's bytes; the bucket
+// holds one object per chunk, and one object spot-checked is an envelope that decrypts to a chunk of
+// the torrent and does not contain that chunk's plaintext.
 //
-// Targets (issue #5): on/off download MB/s >= 0.7; peak RSS of (on) under 300 MB (10^6 bytes, every
-// run); local disk use of (on) at the end (du of the whole store) <= cache limit + one chunk.
+// Targets (issue #5), for each remote variant: its download MB/s / off's >= 0.7; peak RSS under
+// 300 MB (10^6 bytes, every run); the cache held during the run (max bytesOnDisk <= cache limit +
+// one chunk, every run); chunk bytes on disk at the end (du of chunks/) <= cache limit + one chunk
+// (index.db and its WAL are reported separately); every check correct.
 //
 //   pnpm bench:remote                        full run (1 GiB x 3 runs of each variant)
 //   BENCH_BYTES=64M BENCH_RUNS=1 pnpm bench:remote
 //   BENCH_BYTES=1G                           torrent size (at least 8 MiB; default 1 GiB)
 //   BENCH_RUNS=3                             repetitions of each variant
-//   BENCH_CACHE_LIMIT=256M                   (on)'s cacheLimitBytes (default a quarter of BENCH_BYTES)
+//   BENCH_CACHE_LIMIT=256M                   the remote variants' cacheLimitBytes (default a quarter
+//                                            of BENCH_BYTES)
 //   BENCH_DIR=/var/tmp                       where the stores go (a real disk; default the system
 //                                            temp directory)
-//   BENCH_SEQUENTIAL=1                       download pieces in order (both variants; default off,
+//   BENCH_SEQUENTIAL=1                       download pieces in order (every variant; default off,
 //                                            as the CLI)
 //   BENCH_VERBOSE=1                          echo the children's and the seeder's output
 //   BENCH_WRITE_PATH=1                       also the storage write-path phases (no client, in this
 //                                            process): plain / remote / remote-hung / read-through,
 //                                            BENCH_WRITE_PATH_BYTES each (default 128 MiB)
-// Each (on) run's line ends with its timeline (every second: bytesOnDisk, pending and done uploads,
-// pieces verified). The last line of stdout is one JSON object with the figures, ratios, targets
-// and meets.
+// Each remote run's line ends with its timeline (every second: bytesOnDisk, pending and done
+// uploads, pieces verified). The last line of stdout is one JSON object with the figures, ratios,
+// targets and meets (per remote variant).
 //
 // `node bench/remote.ts --leech SPEC` is a download child: one run, its result printed as JSON.
 
@@ -73,7 +83,6 @@ import {
   killTrackedChildren,
   MB,
   MiB,
-  median,
   onInterrupt,
   type ProcSnapshot,
   printJsonLine,
@@ -95,11 +104,14 @@ const PIECE_LENGTH = 256 * 1024
 const NAME = 'remote-bench'
 const DATA_SEED = 'bench-remote'
 const TARGETS = { throughputRatio: 0.7, peakRssMB: 300 }
-const VARIANTS = ['off', 'on'] as const
+const VARIANTS = ['off', 'on', 'on-eventual'] as const
 type Variant = (typeof VARIANTS)[number]
+const REMOTE_VARIANTS = ['on', 'on-eventual'] as const
+type RemoteVariant = (typeof REMOTE_VARIANTS)[number]
 const LABELS: Record<Variant, string> = {
   off: 'off: ChunkStorage, no remote tier',
-  on: 'on: ChunkStorage + remote tier (s3rver)',
+  on: 'on: + remote tier (s3rver), limit held',
+  'on-eventual': 'on-eventual: + remote tier, holdCacheLimit false',
 }
 const loadAtStart = loadavg()
 
@@ -123,6 +135,8 @@ interface LeechSpec {
   cacheLimitBytes: number
   /** (on): the bucket; the key comes from CHUNKTORRENT_ENCRYPTION_KEY. */
   remote?: { endpoint: string; bucket: string; credentials: { accessKeyId: string; secretAccessKey: string } }
+  /** With the remote tier: ChunkStorage's holdCacheLimit, or undefined for its default (on). */
+  holdCacheLimit?: boolean
   sequential: boolean
   timeoutMs: number
   uploadTimeoutMs: number
@@ -145,6 +159,13 @@ interface InsidePeaks {
   /** Samples with bytesOnDisk > cache limit + one chunk, and the first such (seconds after add()). */
   samplesOverLimit: number
   firstOverLimitSeconds: number
+  /** The longest gap between samples at which piecesVerified rose (from the first piece verified),
+   *  and when it ended: a stall of the download, if well above the pace of the rest. */
+  longestPieceGapSeconds: number
+  longestPieceGapEndSeconds: number
+  /** The same for uploadsDone (from the first upload confirmed). */
+  longestUploadGapSeconds: number
+  longestUploadGapEndSeconds: number
 }
 
 interface VerifyResult {
@@ -162,6 +183,8 @@ interface LeechResult {
   fileCount: number
   chunkSize: number
   cacheLimitBytes: number
+  /** storage.holdCacheLimit as the store reports it. */
+  holdCacheLimit: boolean
   /** add() until torrent.done(). */
   downloadSeconds: number
   /** done() until storage.flushUploads() resolved (0 without a remote tier). */
@@ -211,9 +234,35 @@ function sampleInside(
     samples: 0,
     samplesOverLimit: 0,
     firstOverLimitSeconds: Number.NaN,
+    longestPieceGapSeconds: 0,
+    longestPieceGapEndSeconds: Number.NaN,
+    longestUploadGapSeconds: 0,
+    longestUploadGapEndSeconds: Number.NaN,
   }
   const timeline: number[][] = []
   let nextTimelineSecond = 0
+  // The last value of piecesVerified / uploadsDone and when it was first seen to rise to it.
+  const progress = {
+    pieces: { value: 0, at: Number.NaN },
+    uploads: { value: 0, at: Number.NaN },
+  }
+  const gap = (which: 'pieces' | 'uploads', value: number, seconds: number) => {
+    const last = progress[which]
+    if (value <= last.value) return
+    if (!Number.isNaN(last.at)) {
+      const length = seconds - last.at
+      if (which === 'pieces' && length > peaks.longestPieceGapSeconds) {
+        peaks.longestPieceGapSeconds = length
+        peaks.longestPieceGapEndSeconds = seconds
+      }
+      if (which === 'uploads' && length > peaks.longestUploadGapSeconds) {
+        peaks.longestUploadGapSeconds = length
+        peaks.longestUploadGapEndSeconds = seconds
+      }
+    }
+    last.value = value
+    last.at = seconds
+  }
   const sample = (last = false) => {
     const seconds = (performance.now() - started) / 1000
     const memory = process.memoryUsage()
@@ -239,6 +288,8 @@ function sampleInside(
         peaks.samplesOverLimit++
         if (Number.isNaN(peaks.firstOverLimitSeconds)) peaks.firstOverLimitSeconds = seconds
       }
+      gap('pieces', stats.piecesVerified, seconds)
+      gap('uploads', stats.remote?.uploadsDone ?? 0, seconds)
       if (seconds >= nextTimelineSecond || last) {
         nextTimelineSecond = Math.floor(seconds) + 1
         timeline.push([
@@ -312,6 +363,7 @@ async function leechChild(argv: string[]): Promise<void> {
     ...(spec.remote && {
       remote: { ...spec.remote, region: 'us-east-1' },
       pinOpenTorrents: false,
+      ...(spec.holdCacheLimit !== undefined && { holdCacheLimit: spec.holdCacheLimit }),
     }),
   })
   const client = await TorrentClient.newWithStorage(storage, clientOptions)
@@ -395,6 +447,7 @@ async function leechChild(argv: string[]): Promise<void> {
     fileCount: torrent.files.length,
     chunkSize: storage.chunkSize,
     cacheLimitBytes: storage.cacheLimitBytes,
+    holdCacheLimit: storage.holdCacheLimit,
     downloadSeconds: (doneAt - started) / 1000,
     uploadSeconds: (flushedAt - doneAt) / 1000,
     totalSeconds: (flushedAt - started) / 1000,
@@ -420,7 +473,7 @@ async function leechChild(argv: string[]): Promise<void> {
 
 // ---- the parent --------------------------------------------------------------------------------
 
-/** One download, in the same terms for both variants (upload figures 0 / NaN for off). */
+/** One download, in the same terms for every variant (upload figures 0 / NaN for off). */
 interface RunFigures {
   mbps: number
   downloadSeconds: number
@@ -449,8 +502,14 @@ interface RunFigures {
   /** stats().bytesOnDisk sampled during the run: the maximum, when, and samples over limit + chunk. */
   maxBytesOnDisk: number
   maxBytesOnDiskSeconds: number
+  samples: number
   samplesOverLimit: number
   firstOverLimitSeconds: number
+  /** The longest gaps without a piece verified / an upload confirmed, and when they ended. */
+  longestPieceGapSeconds: number
+  longestPieceGapEndSeconds: number
+  longestUploadGapSeconds: number
+  longestUploadGapEndSeconds: number
   pendingUploadsAtDone: number
   bytesOnDiskAtDone: number
   maxPendingUploads: number
@@ -473,6 +532,8 @@ interface RunFigures {
   chunkSize: number
   /** Not numbers: kept out of the summaries. */
   variant: Variant
+  /** storage.holdCacheLimit in the child. */
+  holdCacheLimit: boolean
   /** Every file read back equals the seeder's. */
   filesMatch: boolean
   /** filesMatch, and the bucket checks passed (on). */
@@ -564,14 +625,16 @@ function describeRun(run: RunFigures, variant: Variant): string {
     `${run.cpuSeconds.toFixed(2)} s to uploads confirmed (${describeThreads(run.threads, 0.05) || 'no thread over 0.05 s'}), ` +
     `peak RSS ${mb(run.peakRssBytes)} MB`
   const tail = `${run.correct ? 'bytes verified' : `WRONG: ${run.problems.join('; ')}`}`
-  if (variant === 'off') return `${common}, disk ${formatBytes(run.diskBytesAtEnd)}, ${tail}`
+  const pieceGap = `longest gap without a piece verified ${run.longestPieceGapSeconds.toFixed(1)} s (ending at ${run.longestPieceGapEndSeconds.toFixed(1)} s)`
+  if (variant === 'off') return `${common}, disk ${formatBytes(run.diskBytesAtEnd)}, ${pieceGap}, ${tail}`
   return (
-    `${common}; uploads confirmed ${run.uploadSeconds.toFixed(2)} s after done (${run.pendingUploadsAtDone} pending at done), ` +
-    `total ${run.totalSeconds.toFixed(2)} s; s3rver CPU ${run.parentCpuSeconds.toFixed(2)} s; ` +
-    `bytesOnDisk max ${formatBytes(run.maxBytesOnDisk)} at ${run.maxBytesOnDiskSeconds.toFixed(1)} s, at end ` +
-    `${formatBytes(run.bytesOnDiskAtEnd)} (du ${formatBytes(run.diskBytesAtEnd)}, settled in ${run.settleSeconds.toFixed(2)} s); ` +
+    `${common}; holdCacheLimit ${run.holdCacheLimit}; uploads confirmed ${run.uploadSeconds.toFixed(2)} s after done (${run.pendingUploadsAtDone} pending at done), ` +
+    `total ${run.totalSeconds.toFixed(2)} s (${run.uploadMbps.toFixed(1)} MB/s into the bucket); s3rver CPU ${run.parentCpuSeconds.toFixed(2)} s; ` +
+    `bytesOnDisk max ${formatBytes(run.maxBytesOnDisk)} at ${run.maxBytesOnDiskSeconds.toFixed(1)} s (${run.samplesOverLimit} samples over limit + chunk), at end ` +
+    `${formatBytes(run.bytesOnDiskAtEnd)} (du ${formatBytes(run.diskBytesAtEnd)}, chunks/ ${formatBytes(run.chunksDiskBytesAtEnd)}, settled in ${run.settleSeconds.toFixed(2)} s); ` +
     `${run.remoteObjects} objects ${formatBytes(run.remoteBytes)}, ${run.uploadsFailed} failed uploads, ` +
-    `${run.writesDelayed} writes delayed for room; ` +
+    `${run.writesDelayed} waits for room (writesDelayed); ${pieceGap}, without an upload confirmed ` +
+    `${run.longestUploadGapSeconds.toFixed(1)} s (ending at ${run.longestUploadGapEndSeconds.toFixed(1)} s); ` +
     `read-back fetched ${run.verifyFetches} chunks in ${run.verifySeconds.toFixed(1)} s; ${tail}` +
     (run.warnings.length ? `; warnings ${[...new Set(run.warnings)].join(',')}` : '')
   )
@@ -600,7 +663,8 @@ async function main(): Promise<void> {
     throw new Error('python3-libtorrent is needed: apt-get install -y python3-libtorrent')
 
   // tmpfs: the seeder's data. Disk: one store at a time (off: the payload; on: about the cache
-  // limit, more while uploads lag) and, in the system temp directory, s3rver's copy of the payload.
+  // limit; on-eventual: up to the payload while uploads lag) and, in the system temp directory,
+  // s3rver's copy of the payload.
   const scratch = scratchDir('chunktorrent-bench-remote', bytes + 64 * MiB)
   const disk = diskScratchDir('chunktorrent-bench-remote', 2 * bytes + 256 * MiB, diskBase)
   const cleanup = () => {
@@ -613,7 +677,7 @@ async function main(): Promise<void> {
   let seeder: Awaited<ReturnType<typeof peers.startLibtorrentPeer>> | undefined
   try {
     log(
-      `bench:remote: ${formatBytes(bytes)}, v1, ${PIECE_LENGTH / 1024} KiB pieces, ${runs} run(s) of off, on; ` +
+      `bench:remote: ${formatBytes(bytes)}, v1, ${PIECE_LENGTH / 1024} KiB pieces, ${runs} run(s) of ${VARIANTS.join(', ')}; ` +
         `cache limit ${formatBytes(cacheLimitBytes)}, pinOpenTorrents false; ${sequential ? 'sequential' : 'rarest-first'} ` +
         `download; python3-libtorrent ${available.libtorrent}`,
     )
@@ -714,7 +778,7 @@ async function main(): Promise<void> {
 
     const runOne = async (variant: Variant, repetition: number): Promise<RunFigures> => {
       const directory = join(disk.path, `${variant}-${repetition}`)
-      const s3 = variant === 'on' ? await startS3() : undefined
+      const s3 = variant === 'off' ? undefined : await startS3()
       const bucket = `bench-remote-${repetition}`
       const key = randomBytes(32)
       try {
@@ -727,6 +791,8 @@ async function main(): Promise<void> {
           // off: no eviction without a remote tier; a limit above the payload keeps it quiet.
           cacheLimitBytes: s3 ? cacheLimitBytes : Math.max(2 * bytes, cacheLimitBytes),
           ...(s3 && { remote: { endpoint: s3.endpoint, bucket, credentials: s3.credentials } }),
+          // on: the default (the limit held); on-eventual: writes never wait for room.
+          ...(variant === 'on-eventual' && { holdCacheLimit: false }),
           sequential,
           timeoutMs,
           uploadTimeoutMs,
@@ -750,6 +816,8 @@ async function main(): Promise<void> {
         let bucketObjects = Number.NaN
         let spotCheck: SpotCheck | undefined
         const remote = result.storageAtEnd.remote
+        if (s3 && result.holdCacheLimit !== (variant === 'on'))
+          problems.push(`holdCacheLimit is ${result.holdCacheLimit} in ${variant}`)
         if (s3) {
           const checked = await checkBucket(s3, bucket, key, result.chunkSize)
           bucketObjects = checked.objects
@@ -782,8 +850,13 @@ async function main(): Promise<void> {
           diskBytesAfterClose: diskAfterClose.bytes,
           maxBytesOnDisk: result.inside.maxBytesOnDisk,
           maxBytesOnDiskSeconds: result.inside.maxBytesOnDiskSeconds,
+          samples: result.inside.samples,
           samplesOverLimit: result.inside.samplesOverLimit,
           firstOverLimitSeconds: result.inside.firstOverLimitSeconds,
+          longestPieceGapSeconds: result.inside.longestPieceGapSeconds,
+          longestPieceGapEndSeconds: result.inside.longestPieceGapEndSeconds,
+          longestUploadGapSeconds: result.inside.longestUploadGapSeconds,
+          longestUploadGapEndSeconds: result.inside.longestUploadGapEndSeconds,
           pendingUploadsAtDone: result.storageAtDone.remote?.pendingUploads ?? 0,
           bytesOnDiskAtDone: result.storageAtDone.bytesOnDisk,
           maxPendingUploads: result.inside.maxPendingUploads,
@@ -802,6 +875,7 @@ async function main(): Promise<void> {
           payloadBytes: result.payloadBytes,
           chunkSize: result.chunkSize,
           variant,
+          holdCacheLimit: result.holdCacheLimit,
           filesMatch: result.verify.mismatches.length === 0 && result.verify.bytes === bytes,
           correct: problems.length === 0,
           problems,
@@ -829,7 +903,7 @@ async function main(): Promise<void> {
         log,
         describe: (run) =>
           describeRun(run, run.variant) +
-          (run.variant === 'on'
+          (run.variant !== 'off'
             ? '\n  timeline [s, bytesOnDisk MiB, pending uploads, uploads done, pieces verified]: ' +
               run.timeline.map((row) => `[${row.join(', ')}]`).join(' ')
             : ''),
@@ -893,19 +967,24 @@ function report(input: {
   startedAt: number
 }): void {
   const { bytes, runs, cacheLimitBytes, results } = input
-  const off = summaries(results.off)
-  const on = summaries(results.on)
+  const sums = Object.fromEntries(
+    VARIANTS.map((variant) => [variant, summaries(results[variant])]),
+  ) as Record<Variant, Summaries<RunFigures>>
+  const off = sums.off
   const chunkSize = results.on[0]?.chunkSize ?? MiB
   const limitPlusChunk = cacheLimitBytes + chunkSize
   const mb = (value: number) => (Number.isFinite(value) ? (value / MB).toFixed(0) : 'n/a')
   const mib = (value: number) => (Number.isFinite(value) ? (value / MiB).toFixed(1) : 'n/a')
+  const s1 = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : 'n/a')
   const s2 = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : 'n/a')
+  const count = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : 'n/a')
   const blank = (variant: Variant, text: string) => (variant === 'off' ? '–' : text)
+  const allRuns = VARIANTS.flatMap((variant) => results[variant])
 
   log('')
   log(
     `Downloads: medians (min–max) over ${runs} run(s) of ${formatBytes(bytes)} from a python3-libtorrent seeder; ` +
-      `MB = 10^6 bytes; cache limit (on) ${formatBytes(cacheLimitBytes)}, one chunk ${formatBytes(chunkSize)}.`,
+      `MB = 10^6 bytes; cache limit (on, on-eventual) ${formatBytes(cacheLimitBytes)}, one chunk ${formatBytes(chunkSize)}.`,
   )
   log(
     formatTable(
@@ -916,12 +995,13 @@ function report(input: {
         'uploads confirmed s',
         'total s',
         'peak RSS MB',
-        'disk at end MiB (du)',
+        'chunks/ at end MiB (du)',
+        'store at end MiB (du)',
         'max bytesOnDisk MiB',
         'CPU s',
       ],
       VARIANTS.map((variant) => {
-        const s = variant === 'off' ? off : on
+        const s = sums[variant]
         return [
           LABELS[variant],
           formatSummary(s.mbps),
@@ -929,6 +1009,7 @@ function report(input: {
           blank(variant, formatSummary(s.uploadSeconds, s2)),
           blank(variant, formatSummary(s.totalSeconds, s2)),
           formatSummary(s.peakRssBytes, mb),
+          formatSummary(s.chunksDiskBytesAtEnd, mib),
           formatSummary(s.diskBytesAtEnd, mib),
           formatSummary(s.maxBytesOnDisk, mib),
           formatSummary(s.cpuSeconds, s2),
@@ -942,32 +1023,75 @@ function report(input: {
       "peak RSS: the child's VmHWM after uploads and eviction (before the read-back check).",
   )
   log(
-    'disk at end: du (st_blocks * 512) of the whole store (chunks/ + index.db + WAL) after flushUploads and eviction; ' +
+    'at end: du (st_blocks * 512) of chunks/ and of the whole store (chunks/ + index.db + WAL) after flushUploads and eviction; ' +
       'max bytesOnDisk: stats().bytesOnDisk sampled every 100 ms from add() on.',
   )
-  log(
-    `on: stats().bytesOnDisk at end ${formatSummary(on.bytesOnDiskAtEnd, mib)} MiB, du of chunks/ ${formatSummary(on.chunksDiskBytesAtEnd, mib)} MiB, ` +
-      `du after close ${formatSummary(on.diskBytesAfterClose, mib)} MiB; eviction settled ${formatSummary(on.settleSeconds, s2)} s after the flush`,
-  )
-  log(
-    `on: at done() ${formatSummary(on.pendingUploadsAtDone, (v) => v.toFixed(0))} uploads pending and ` +
-      `${formatSummary(on.bytesOnDiskAtDone, mib)} MiB local; at most ${formatSummary(on.maxPendingUploads, (v) => v.toFixed(0))} pending; ` +
-      `chunks reached the bucket at ${formatSummary(on.uploadMbps)} MB/s over the whole run; ` +
-      `${formatSummary(on.remoteObjects, (v) => v.toFixed(0))} objects, ${formatSummary(on.remoteBytes, mib)} MiB; ` +
-      `${formatSummary(on.uploadsFailed, (v) => v.toFixed(0))} failed upload attempts; ` +
-      `${formatSummary(on.writesDelayed, (v) => v.toFixed(0))} chunk writes delayed for room (remote.writesDelayed); s3rver (this process) CPU ${formatSummary(on.parentCpuSeconds, s2)} s`,
-  )
-  const maxDuring = Math.max(...results.on.map((run) => run.maxBytesOnDisk))
-  const exceededBy = Math.max(0, maxDuring - limitPlusChunk)
-  log(
-    `on: cache limit + one chunk = ${mib(limitPlusChunk)} MiB; the largest bytesOnDisk sampled during a run was ${mib(maxDuring)} MiB ` +
-      (exceededBy > 0
-        ? `(${mib(exceededBy)} MiB over, ${(maxDuring / limitPlusChunk).toFixed(2)}x; over in ` +
-          `${formatSummary(on.samplesOverLimit, (v) => v.toFixed(0))} samples per run, first at ${formatSummary(on.firstOverLimitSeconds, s2)} s)`
-        : '(within)'),
-  )
+
+  /** One remote variant against off: its ratios, worst cases and targets. */
+  const remoteFigures = (variant: RemoteVariant) => {
+    const s = sums[variant]
+    const list = results[variant]
+    const pairs = summarize(list.map((run, index) => ratio(run.mbps, results.off[index]?.mbps ?? Number.NaN)))
+    const maxDuring = Math.max(...list.map((run) => run.maxBytesOnDisk))
+    const index = summarize(list.map((run) => run.diskBytesAtEnd - run.chunksDiskBytesAtEnd))
+    const throughputRatio = ratio(s.mbps.median, off.mbps.median)
+    const correct = list.every((run) => run.correct)
+    return {
+      s,
+      list,
+      pairs,
+      throughputRatio,
+      maxDuring,
+      exceededBy: Math.max(0, maxDuring - limitPlusChunk),
+      index,
+      correct,
+      warnings: [...new Set(list.flatMap((run) => run.warnings))],
+      meets: {
+        throughputRatio: throughputRatio >= TARGETS.throughputRatio,
+        peakRssMB: s.peakRssBytes.max < TARGETS.peakRssMB * MB,
+        cacheHeldDuringRun: maxDuring <= limitPlusChunk,
+        diskAtEnd: s.chunksDiskBytesAtEnd.max <= limitPlusChunk,
+        correct,
+      },
+    }
+  }
+  const remote = {
+    on: remoteFigures('on'),
+    'on-eventual': remoteFigures('on-eventual'),
+  } satisfies Record<RemoteVariant, ReturnType<typeof remoteFigures>>
+
+  for (const variant of REMOTE_VARIANTS) {
+    const { s, maxDuring, exceededBy, index, warnings } = remote[variant]
+    log('')
+    log(
+      `${variant}: at end stats().bytesOnDisk ${formatSummary(s.bytesOnDiskAtEnd, mib)} MiB, du of chunks/ ${formatSummary(s.chunksDiskBytesAtEnd, mib)} MiB, ` +
+        `index.db + WAL ${formatSummary(index, mib)} MiB, du after close ${formatSummary(s.diskBytesAfterClose, mib)} MiB; ` +
+        `eviction settled ${formatSummary(s.settleSeconds, s2)} s after the flush`,
+    )
+    log(
+      `${variant}: at done() ${formatSummary(s.pendingUploadsAtDone, count)} uploads pending and ` +
+        `${formatSummary(s.bytesOnDiskAtDone, mib)} MiB local; at most ${formatSummary(s.maxPendingUploads, count)} pending; ` +
+        `chunks reached the bucket at ${formatSummary(s.uploadMbps)} MB/s (payload / total); ` +
+        `${formatSummary(s.remoteObjects, count)} objects, ${formatSummary(s.remoteBytes, mib)} MiB; ` +
+        `${formatSummary(s.uploadsFailed, count)} failed upload attempts; ` +
+        `${formatSummary(s.writesDelayed, count)} waits for room (remote.writesDelayed); s3rver (this process) CPU ${formatSummary(s.parentCpuSeconds, s2)} s; ` +
+        `warnings: ${warnings.length ? warnings.join(', ') : 'none'}`,
+    )
+    log(
+      `${variant}: cache limit + one chunk = ${mib(limitPlusChunk)} MiB; the largest bytesOnDisk sampled during a run was ${mib(maxDuring)} MiB ` +
+        (exceededBy > 0
+          ? `(${mib(exceededBy)} MiB over, ${(maxDuring / limitPlusChunk).toFixed(2)}x; over in ` +
+            `${formatSummary(s.samplesOverLimit, count)} of ${formatSummary(s.samples, count)} samples per run, first at ${formatSummary(s.firstOverLimitSeconds, s2)} s)`
+          : `(within; ${formatSummary(s.samplesOverLimit, count)} of ${formatSummary(s.samples, count)} samples over)`),
+    )
+    log(
+      `${variant}: longest gap without a piece verified ${formatSummary(s.longestPieceGapSeconds, s1)} s ` +
+        `(off: ${formatSummary(off.longestPieceGapSeconds, s1)} s), without an upload confirmed ${formatSummary(s.longestUploadGapSeconds, s1)} s`,
+    )
+  }
+  log('')
   for (const variant of VARIANTS) {
-    const s = variant === 'off' ? off : on
+    const s = sums[variant]
     log(
       `${variant}: peaks inside the child: heapUsed ${formatSummary(s.heapUsedBytes, mb)} MB, external ${formatSummary(s.externalBytes, mb)} MB, ` +
         `arrayBuffers ${formatSummary(s.arrayBuffersBytes, mb)} MB, bridge write-back ${formatSummary(s.bridgeStoringBytes, mb)} MB, ` +
@@ -984,62 +1108,76 @@ function report(input: {
         `${LABELS[variant]} CPU by thread, add() until uploads confirmed (median run): ${describeThreads(run.threads, 0.05)}`,
       )
   }
-  const spot = results.on.find((run) => run.spotCheck)?.spotCheck
-  const allCorrect = [...results.off, ...results.on].every((run) => run.correct)
+  const spot = (variant: RemoteVariant) => results[variant].find((run) => run.spotCheck)?.spotCheck
+  const allCorrect = allRuns.every((run) => run.correct)
   log(
     `correctness: every file read back through the client equals the seeder's in ` +
-      `${[...results.off, ...results.on].filter((run) => run.filesMatch).length} ` +
-      `of ${2 * runs} runs (on: ${formatSummary(on.verifyFetches, (v) => v.toFixed(0))} chunks fetched back from the bucket); ` +
-      (spot
-        ? `bucket spot check ${spot.key} (${spot.objectBytes} bytes): decrypts to the chunk at ${spot.chunkOffset} ` +
-          `${spot.plaintextMatches ? '(matches)' : '(DOES NOT MATCH)'}, ${spot.containsPlaintext ? 'CONTAINS' : 'does not contain'} its plaintext`
-        : 'no bucket checked') +
-      (allCorrect
-        ? ''
-        : `; PROBLEMS: ${[...results.off, ...results.on].flatMap((run) => run.problems).join('; ')}`),
+      `${allRuns.filter((run) => run.filesMatch).length} of ${allRuns.length} runs ` +
+      `(chunks fetched back from the bucket: on ${formatSummary(sums.on.verifyFetches, count)}, ` +
+      `on-eventual ${formatSummary(sums['on-eventual'].verifyFetches, count)}); ` +
+      REMOTE_VARIANTS.map((variant) => {
+        const check = spot(variant)
+        return check
+          ? `${variant} bucket spot check ${check.key} (${check.objectBytes} bytes): decrypts to the chunk at ${check.chunkOffset} ` +
+              `${check.plaintextMatches ? '(matches)' : '(DOES NOT MATCH)'}, ${check.containsPlaintext ? 'CONTAINS' : 'does not contain'} its plaintext`
+          : `${variant}: no bucket checked`
+      }).join('; ') +
+      (allCorrect ? '' : `; PROBLEMS: ${allRuns.flatMap((run) => run.problems).join('; ')}`),
   )
 
-  const pairs = summarize(
-    results.on.map((run, index) => ratio(run.mbps, results.off[index]?.mbps ?? Number.NaN)),
-  )
+  const on = remote.on
+  const eventual = remote['on-eventual']
   const ratios = {
-    onOffThroughputRatio: ratio(on.mbps.median, off.mbps.median),
-    onOffThroughputRatioPairs: compact(pairs),
-    onOffCpuRatio: ratio(on.downloadCpuSeconds.median, off.downloadCpuSeconds.median),
-    onOffPeakRssRatio: ratio(on.peakRssBytes.median, off.peakRssBytes.median),
-    totalOverDownloadOn: ratio(on.totalSeconds.median, on.downloadSeconds.median),
+    onOffThroughputRatio: on.throughputRatio,
+    onOffThroughputRatioPairs: compact(on.pairs),
+    eventualOffThroughputRatio: eventual.throughputRatio,
+    eventualOffThroughputRatioPairs: compact(eventual.pairs),
+    onOffCpuRatio: ratio(on.s.downloadCpuSeconds.median, off.downloadCpuSeconds.median),
+    eventualOffCpuRatio: ratio(eventual.s.downloadCpuSeconds.median, off.downloadCpuSeconds.median),
+    onOffPeakRssRatio: ratio(on.s.peakRssBytes.median, off.peakRssBytes.median),
+    eventualOffPeakRssRatio: ratio(eventual.s.peakRssBytes.median, off.peakRssBytes.median),
+    totalOverDownloadOn: ratio(on.s.totalSeconds.median, on.s.downloadSeconds.median),
+    totalOverDownloadEventual: ratio(eventual.s.totalSeconds.median, eventual.s.downloadSeconds.median),
+    /** (on)'s download MB/s over the bucket's pace in (on-eventual) (payload / its total time): near 1
+     *  when holding the limit costs exactly the upload rate. */
+    heldDownloadOverEventualUploadRate: ratio(on.s.mbps.median, eventual.s.uploadMbps.median),
+    /** Total time (until uploads confirmed), on / on-eventual. */
+    onEventualTotalRatio: ratio(on.s.totalSeconds.median, eventual.s.totalSeconds.median),
   }
   const targets = {
     throughputRatio: TARGETS.throughputRatio,
     peakRssMB: TARGETS.peakRssMB,
+    cacheHeldDuringRun: limitPlusChunk,
     diskAtEnd: limitPlusChunk,
   }
-  const worstRss = on.peakRssBytes.max
-  const worstDisk = on.diskBytesAtEnd.max
-  const meets = {
-    throughputRatio: ratios.onOffThroughputRatio >= targets.throughputRatio,
-    peakRssMB: worstRss < targets.peakRssMB * MB,
-    diskAtEnd: worstDisk <= targets.diskAtEnd,
-    correct: allCorrect,
-  }
+  const meets = { on: on.meets, 'on-eventual': eventual.meets }
   const verdict = (met: boolean) => (met ? 'met' : 'NOT met')
   log('')
+  for (const variant of REMOTE_VARIANTS) {
+    const figures = remote[variant]
+    log(
+      `ratio ${variant}/off: throughput ${figures.throughputRatio.toFixed(3)}` +
+        (runs > 1 ? ` (per pair ${formatSummary(figures.pairs, (v) => v.toFixed(3))})` : '') +
+        `, download CPU ${ratio(figures.s.downloadCpuSeconds.median, off.downloadCpuSeconds.median).toFixed(2)}, ` +
+        `peak RSS ${ratio(figures.s.peakRssBytes.median, off.peakRssBytes.median).toFixed(2)}; ` +
+        `total / download time ${ratio(figures.s.totalSeconds.median, figures.s.downloadSeconds.median).toFixed(2)}`,
+    )
+  }
   log(
-    `ratio on/off: throughput ${ratios.onOffThroughputRatio.toFixed(3)}` +
-      (runs > 1 ? ` (per pair ${formatSummary(pairs, (v) => v.toFixed(3))})` : '') +
-      `, download CPU ${ratios.onOffCpuRatio.toFixed(2)}, peak RSS ${ratios.onOffPeakRssRatio.toFixed(2)}; ` +
-      `on: total / download time ${ratios.totalOverDownloadOn.toFixed(2)}`,
+    `on (held) downloads at ${s1(on.s.mbps.median)} MB/s; the bucket took the payload at ${s1(eventual.s.uploadMbps.median)} MB/s ` +
+      `in on-eventual (payload / total): ${ratios.heldDownloadOverEventualUploadRate.toFixed(2)}x; ` +
+      `on's total time is ${ratios.onEventualTotalRatio.toFixed(2)}x on-eventual's`,
   )
-  log(`target throughput on/off >= ${targets.throughputRatio}: ${verdict(meets.throughputRatio)}`)
-  log(
-    `target peak RSS of on < ${targets.peakRssMB} MB (every run; worst ${mb(worstRss)} MB): ${verdict(meets.peakRssMB)}`,
-  )
-  log(
-    `target disk of on at end <= cache limit + one chunk = ${mib(targets.diskAtEnd)} MiB (du of the store, every run; worst ` +
-      `${mib(worstDisk)} MiB): ${verdict(meets.diskAtEnd)}; chunks/ alone worst ${mib(on.chunksDiskBytesAtEnd.max)} MiB ` +
-      `(${on.chunksDiskBytesAtEnd.max <= targets.diskAtEnd ? 'within' : 'over'}), index.db + WAL ` +
-      `${mib(median(results.on.map((run) => run.diskBytesAtEnd - run.chunksDiskBytesAtEnd)))} MiB`,
-  )
+  for (const variant of REMOTE_VARIANTS) {
+    const { s, maxDuring, index, meets: met } = remote[variant]
+    log(
+      `targets ${variant}: throughput/off >= ${targets.throughputRatio} ${verdict(met.throughputRatio)}; ` +
+        `peak RSS < ${targets.peakRssMB} MB (worst ${mb(s.peakRssBytes.max)} MB) ${verdict(met.peakRssMB)}; ` +
+        `max bytesOnDisk during the run <= ${mib(limitPlusChunk)} MiB (worst ${mib(maxDuring)} MiB) ${verdict(met.cacheHeldDuringRun)}; ` +
+        `chunks/ at end <= ${mib(limitPlusChunk)} MiB (worst ${mib(s.chunksDiskBytesAtEnd.max)} MiB; index.db + WAL ` +
+        `${mib(index.median)} MiB besides) ${verdict(met.diskAtEnd)}; correct ${verdict(met.correct)}`,
+    )
+  }
   log(`correctness: ${allCorrect ? 'every check passed' : 'FAILED'}`)
   if (input.writePath) {
     log('')
@@ -1065,6 +1203,30 @@ function report(input: {
   if (!allCorrect) process.exitCode = 1
   const json = (values: Record<string, Summary>) =>
     Object.fromEntries(Object.entries(values).map(([key, value]) => [key, compact(value)]))
+  const remoteJson = (variant: RemoteVariant) => {
+    const { s, maxDuring, exceededBy, index, warnings } = remote[variant]
+    return {
+      holdCacheLimit: variant === 'on',
+      ...json(s as Record<string, Summary>),
+      warnings,
+      spotCheck: spot(variant),
+      diskAtEnd: {
+        chunksDuBytes: compact(s.chunksDiskBytesAtEnd),
+        /** du of the store minus du of chunks/: index.db, its WAL and shared memory. */
+        indexBytes: compact(index),
+        storeDuBytes: compact(s.diskBytesAtEnd),
+        bytesOnDisk: compact(s.bytesOnDiskAtEnd),
+        chunksWithinTarget: s.chunksDiskBytesAtEnd.max <= limitPlusChunk,
+      },
+      cacheDuringRun: {
+        limitPlusChunk,
+        maxBytesOnDisk: maxDuring,
+        exceededByBytes: exceededBy,
+        samplesOverLimit: compact(s.samplesOverLimit),
+        heldInEveryRun: exceededBy === 0,
+      },
+    }
+  }
   printJsonLine({
     benchmark: 'remote',
     bytes,
@@ -1078,29 +1240,12 @@ function report(input: {
     diskFsType: input.diskFsType,
     scratchTmpfs: input.scratchTmpfs,
     off: json(off as Record<string, Summary>),
-    on: {
-      ...json(on as Record<string, Summary>),
-      warnings: [...new Set(results.on.flatMap((run) => run.warnings))],
-      spotCheck: spot,
-    },
-    diskAtEnd: {
-      storeDuBytes: compact(on.diskBytesAtEnd),
-      chunksDuBytes: compact(on.chunksDiskBytesAtEnd),
-      bytesOnDisk: compact(on.bytesOnDiskAtEnd),
-      /** du of the store minus du of chunks/: index.db, its WAL and shared memory. */
-      indexBytes: compact(summarize(results.on.map((run) => run.diskBytesAtEnd - run.chunksDiskBytesAtEnd))),
-      chunksWithinTarget: on.chunksDiskBytesAtEnd.max <= limitPlusChunk,
-    },
-    cacheDuringRun: {
-      limitPlusChunk,
-      maxBytesOnDisk: maxDuring,
-      exceededByBytes: exceededBy,
-      heldInEveryRun: exceededBy === 0,
-    },
+    on: remoteJson('on'),
+    'on-eventual': remoteJson('on-eventual'),
     ratios,
     targets,
     meets,
-    problems: [...results.off, ...results.on].flatMap((run) => run.problems),
+    problems: allRuns.flatMap((run) => run.problems),
     ...(input.writePath && { writePath: input.writePath }),
     cpus: availableParallelism(),
     loadAverage: { start: loadAtStart, end: load },
