@@ -89,10 +89,16 @@ export async function download(
   const engine = await startEngine(output, { ...settings, create: true })
   let torrent: Torrent | undefined
   try {
+    // With a remote tier and a cache smaller than the torrent (or of a size still unknown), pieces
+    // in order: chunks then fill one after another, so they upload and leave the cache as the
+    // download goes, and the cache limit holds (out of order, every chunk starts at once).
+    const cacheSmaller =
+      settings.storeSettings.remote !== undefined &&
+      (source.kind !== 'torrent' || source.info.length > engine.storage.cacheLimitBytes)
     torrent = await engine.client.add(source.kind === 'torrent' ? source.bytes : sourceText, {
       peers: settings.peers,
       ...(files && { files }),
-      ...(options.sequential && { sequential: true }),
+      ...((options.sequential || cacheSmaller) && { sequential: true }),
     })
     const added = torrent
     if (source.kind === 'torrent') {
