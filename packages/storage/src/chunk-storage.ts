@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events'
 import { type FileHandle, mkdir, open, opendir, readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ChunkIndex, type RemoteDeletion, type TorrentRow } from './chunk-index.ts'
+import { DrainWaiters } from './drain-waiters.ts'
 import { argumentOutOfRange, invalidArgumentType, StorageError, toStorageError } from './errors.ts'
 import { FileHandleCache, type FileLease } from './file-handles.ts'
 import {
@@ -239,8 +240,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   /** Bumped by every write or removal of a chunk: an upload of older bytes is not recorded. */
   readonly #chunkGeneration = new Map<string, number>()
   readonly #fetches = new Map<string, Promise<void>>()
-  #flushWaiters: Array<() => void> = []
-  readonly #flushRejecters = new Set<(error: Error) => void>()
+  readonly #uploadWaiters = new DrainWaiters()
   #remoteDirty = true
   /** An upload failed and none succeeded since (the warning was emitted). */
   #uploadsFailing = false
@@ -559,9 +559,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
 
   #notifyFlushWaiters(): void {
     if (this.#uploadQueue.size > 0 || this.#uploadsRunning > 0) return
-    const waiters = this.#flushWaiters
-    this.#flushWaiters = []
-    for (const waiter of waiters) waiter()
+    this.#uploadWaiters.releaseAll()
   }
 
   /**
@@ -575,25 +573,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     const { signal } = options
     if (signal?.aborted) return Promise.reject(signal.reason)
     if (this.#uploadQueue.size === 0 && this.#uploadsRunning === 0) return Promise.resolve()
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.#flushWaiters = this.#flushWaiters.filter((waiter) => waiter !== done)
-        this.#flushRejecters.delete(fail)
-        reject(signal!.reason)
-      }
-      const done = () => {
-        signal?.removeEventListener('abort', onAbort)
-        this.#flushRejecters.delete(fail)
-        resolve()
-      }
-      const fail = (error: Error) => {
-        signal?.removeEventListener('abort', onAbort)
-        reject(error)
-      }
-      this.#flushWaiters.push(done)
-      this.#flushRejecters.add(fail)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
+    return this.#uploadWaiters.wait(signal)
   }
 
   // Remote deletions: the objects of deleted torrents (rows of `remote_deletions`)
@@ -603,8 +583,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   /** Objects in a delete request, or waiting to retry one. */
   readonly #deleting = new Set<string>()
   readonly #deletionWorkers = new Set<Promise<void>>()
-  #deletionWaiters: Array<() => void> = []
-  readonly #deletionRejecters = new Set<(error: Error) => void>()
+  readonly #deletionWaiters = new DrainWaiters()
   /** A delete failed and none succeeded since (the warning was emitted). */
   #deletionsFailing = false
   readonly #deletionCounters = { deletionsDone: 0, deletionsFailed: 0 }
@@ -747,9 +726,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
 
   #notifyDeletionWaiters(): void {
     if (this.#deletionQueue.size > 0 || this.#deleting.size > 0) return
-    const waiters = this.#deletionWaiters
-    this.#deletionWaiters = []
-    for (const waiter of waiters) waiter()
+    this.#deletionWaiters.releaseAll()
   }
 
   /**
@@ -764,25 +741,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     const { signal } = options
     if (signal?.aborted) return Promise.reject(signal.reason)
     if (this.#deletionQueue.size === 0 && this.#deleting.size === 0) return Promise.resolve()
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.#deletionWaiters = this.#deletionWaiters.filter((waiter) => waiter !== done)
-        this.#deletionRejecters.delete(fail)
-        reject(signal!.reason)
-      }
-      const done = () => {
-        signal?.removeEventListener('abort', onAbort)
-        this.#deletionRejecters.delete(fail)
-        resolve()
-      }
-      const fail = (error: Error) => {
-        signal?.removeEventListener('abort', onAbort)
-        reject(error)
-      }
-      this.#deletionWaiters.push(done)
-      this.#deletionRejecters.add(fail)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
+    return this.#deletionWaiters.wait(signal)
   }
 
   /** Fetches an evicted chunk back from the remote tier into the cache; one fetch per chunk at a time. */
@@ -1084,14 +1043,10 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       // Uploads in flight stop; the next open queues the complete chunks without a remote copy.
       this.#uploadAbort.abort()
       this.#uploadQueue.clear()
-      for (const reject of this.#flushRejecters) reject(closedStorage())
-      this.#flushRejecters.clear()
-      this.#flushWaiters = []
+      this.#uploadWaiters.rejectAll(closedStorage())
       // Deletions too: their rows stay, and the next open with the remote tier resumes them.
       this.#deletionQueue.clear()
-      for (const reject of this.#deletionRejecters) reject(closedStorage())
-      this.#deletionRejecters.clear()
-      this.#deletionWaiters = []
+      this.#deletionWaiters.rejectAll(closedStorage())
       await Promise.all([...this.#open.values()].map((state) => this.#closeTorrent(state, false)))
       while (this.#uploadsActive.size > 0) await Promise.allSettled([...this.#uploadsActive])
       while (this.#fetches.size > 0) await Promise.allSettled([...this.#fetches.values()])
@@ -1996,6 +1951,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     // Evicting the least recently used uploaded chunks may make the room at once.
     this.#checkLimits()
     if (this.#eviction !== undefined) await this.#eviction
+    let delayed = false
     while (
       !this.#closed &&
       !this.#uploadsFailing &&
@@ -2012,7 +1968,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       (this.#localBytes + record.length > this.cacheLimitBytes ||
         this.#localChunks + 1 > this.cacheLimitChunks)
     ) {
-      this.#remoteCounters.writesDelayed++
+      if (!delayed) this.#remoteCounters.writesDelayed++
+      delayed = true
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, ROOM_RECHECK_MS)
         function done() {

@@ -86,7 +86,7 @@ export interface RemoteStats {
   readonly fetches: number
   readonly fetchesFailed: number
   /**
-   * Times a write waited for room in a full cache (uploads to confirm, then eviction) before
+   * Writes that waited for room in a full cache (uploads to confirm, then eviction) before
    * creating a chunk file: the cache limit holding while a download outruns the uploads.
    */
   readonly writesDelayed: number

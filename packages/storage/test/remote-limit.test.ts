@@ -82,6 +82,15 @@ async function download(storage: ChunkStorage, torrent: TorrentStorage): Promise
   return peak
 }
 
+/** Eviction brings the cache back to its limit within 10 s once the uploads are confirmed. */
+async function shrinksToLimit(storage: ChunkStorage): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (storage.stats().bytesOnDisk > LIMIT && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  expect(storage.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT)
+}
+
 async function expectReadsBack(torrent: TorrentStorage): Promise<void> {
   for (let index = 0; index < PIECES; index++) {
     expect(
@@ -123,11 +132,7 @@ describe('ChunkStorage cache limit with a slow remote tier', () => {
     expect(storage.stats().remote?.writesDelayed).toBe(0)
     s3.putDelayMs = 0
     await storage.flushUploads()
-    const deadline = Date.now() + 10_000
-    while (storage.stats().bytesOnDisk > LIMIT && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    expect(storage.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT)
+    await shrinksToLimit(storage)
     await expectReadsBack(torrent)
   })
 
@@ -162,11 +167,7 @@ describe('ChunkStorage cache limit with a slow remote tier', () => {
     // The endpoint comes back: everything is uploaded and the cache shrinks to the limit.
     s3.mode = 'up'
     await storage.flushUploads()
-    const deadline = Date.now() + 10_000
-    while (storage.stats().bytesOnDisk > LIMIT && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    expect(storage.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT)
+    await shrinksToLimit(storage)
     await expectReadsBack(torrent)
   })
 })
