@@ -624,8 +624,11 @@ function describeRun(run: RunFigures, variant: Variant): string {
     `${run.mbps.toFixed(1)} MB/s, ${run.downloadSeconds.toFixed(2)} s, CPU ${run.downloadCpuSeconds.toFixed(2)} s to done, ` +
     `${run.cpuSeconds.toFixed(2)} s to uploads confirmed (${describeThreads(run.threads, 0.05) || 'no thread over 0.05 s'}), ` +
     `peak RSS ${mb(run.peakRssBytes)} MB`
+  // When a gap ended: NaN in the child (no gap seen, e.g. every piece verified in one commit) arrives
+  // here as null, through JSON.
+  const endedAt = (seconds: number | null) => (seconds === null ? 'n/a' : seconds.toFixed(1))
   const tail = `${run.correct ? 'bytes verified' : `WRONG: ${run.problems.join('; ')}`}`
-  const pieceGap = `longest gap without a piece verified ${run.longestPieceGapSeconds.toFixed(1)} s (ending at ${run.longestPieceGapEndSeconds.toFixed(1)} s)`
+  const pieceGap = `longest gap without a piece verified ${run.longestPieceGapSeconds.toFixed(1)} s (ending at ${endedAt(run.longestPieceGapEndSeconds)} s)`
   if (variant === 'off') return `${common}, disk ${formatBytes(run.diskBytesAtEnd)}, ${pieceGap}, ${tail}`
   return (
     `${common}; holdCacheLimit ${run.holdCacheLimit}; uploads confirmed ${run.uploadSeconds.toFixed(2)} s after done (${run.pendingUploadsAtDone} pending at done), ` +
@@ -634,7 +637,7 @@ function describeRun(run: RunFigures, variant: Variant): string {
     `${formatBytes(run.bytesOnDiskAtEnd)} (du ${formatBytes(run.diskBytesAtEnd)}, chunks/ ${formatBytes(run.chunksDiskBytesAtEnd)}, settled in ${run.settleSeconds.toFixed(2)} s); ` +
     `${run.remoteObjects} objects ${formatBytes(run.remoteBytes)}, ${run.uploadsFailed} failed uploads, ` +
     `${run.writesDelayed} waits for room (writesDelayed); ${pieceGap}, without an upload confirmed ` +
-    `${run.longestUploadGapSeconds.toFixed(1)} s (ending at ${run.longestUploadGapEndSeconds.toFixed(1)} s); ` +
+    `${run.longestUploadGapSeconds.toFixed(1)} s (ending at ${endedAt(run.longestUploadGapEndSeconds)} s); ` +
     `read-back fetched ${run.verifyFetches} chunks in ${run.verifySeconds.toFixed(1)} s; ${tail}` +
     (run.warnings.length ? `; warnings ${[...new Set(run.warnings)].join(',')}` : '')
   )
