@@ -241,6 +241,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   readonly #chunkGeneration = new Map<string, number>()
   readonly #fetches = new Map<string, Promise<void>>()
   readonly #uploadWaiters = new DrainWaiters()
+  /** deleteTorrent calls in progress, by info hash. */
+  readonly #torrentDeletions = new Map<string, Promise<void>>()
   #remoteDirty = true
   /** An upload failed and none succeeded since (the warning was emitted). */
   #uploadsFailing = false
@@ -961,6 +963,16 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   async deleteTorrent(infoHash: string): Promise<void> {
     this.#assertOpen()
     checkInfoHash(infoHash)
+    // Concurrent deletes of one torrent share the one in progress (each would count it gone).
+    let deleting = this.#torrentDeletions.get(infoHash)
+    if (deleting === undefined) {
+      deleting = this.#deleteTorrent(infoHash).finally(() => this.#torrentDeletions.delete(infoHash))
+      this.#torrentDeletions.set(infoHash, deleting)
+    }
+    return deleting
+  }
+
+  async #deleteTorrent(infoHash: string): Promise<void> {
     const state = this.#open.get(infoHash)
     if (state !== undefined) await this.#closeTorrent(state, true)
     this.#assertOpen()
