@@ -36,17 +36,24 @@
 // `node bench/client.ts --leech SPEC` is an (a)/(b) child: one download, result printed as JSON.
 // `node bench/client.ts --seed SPEC` is the (a→) child: seeds until SIGUSR2, then prints its result.
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks'
 import type { BridgeStats } from '@chunktorrent/ffi'
 import type { StorageStats } from '@chunktorrent/storage'
 import {
+  buildStamps,
+  changedStamps,
+  compactSummaries,
+  compactSummary,
+  cpuSecondsOf,
+  describeBuilds,
   describeThreads,
   diskScratchDir,
   diskUsage,
+  echoPeerOutput,
   envBytes,
   envFlag,
   envInt,
@@ -60,20 +67,31 @@ import {
   fsyncTree,
   interleave,
   killTrackedChildren,
+  libtorrentPeers,
+  log,
+  loopbackClientOptions,
   MB,
+  type MemoryPeaks,
   MiB,
-  measureWhile,
+  mainThreadCpuSeconds,
+  measureLeecher,
+  medianBy,
+  memoryPeaks,
   onInterrupt,
   type ProcSnapshot,
+  pairRatios,
   printJsonLine,
   printResult,
   ratio,
   readProc,
+  recordMemoryPeaks,
   runNodeChild,
+  type Summaries,
   type Summary,
   sampleProc,
   scratchDir,
   summarize,
+  summarizeFields,
   syncAll,
   type ThreadCpu,
   threadCpu,
@@ -92,13 +110,6 @@ const TARGETS = {
   diskBytesOverPayload: 1.01,
 }
 const loadAtStart = loadavg()
-
-/** The client tests' loopback options (packages/client/test/helpers.ts), TCP only. */
-const clientOptions = {
-  listen: '127.0.0.1:0',
-  utp: false,
-  settings: { allow_multiple_connections_per_ip: true, min_reconnect_time: 1, max_failcount: 1000 },
-}
 
 const VARIANTS = ['chunk', 'default', 'libtorrent', 'seed-chunk', 'seed-libtorrent'] as const
 type Variant = (typeof VARIANTS)[number]
@@ -153,14 +164,7 @@ interface LeechResult {
 }
 
 /** Peaks of what the process holds, sampled from inside (process.memoryUsage, the bridge's stats). */
-interface InsidePeaks {
-  heapUsedBytes: number
-  externalBytes: number
-  arrayBuffersBytes: number
-  /** Native pieces handed to the DiskIo and not yet stored (the bridge's write-back). */
-  storingBytes: number
-  /** The bridge's native piece cache (write-back + clean LRU). */
-  cacheBytes: number
+interface InsidePeaks extends MemoryPeaks {
   pendingJobs: number
   samples: number
 }
@@ -202,28 +206,10 @@ function countGc(): () => GcCounts {
 }
 
 function sampleInside(bridgeStats: () => BridgeStats, intervalMs = 50): () => InsidePeaks {
-  const peaks: InsidePeaks = {
-    heapUsedBytes: 0,
-    externalBytes: 0,
-    arrayBuffersBytes: 0,
-    storingBytes: 0,
-    cacheBytes: 0,
-    pendingJobs: 0,
-    samples: 0,
-  }
+  const peaks: InsidePeaks = { ...memoryPeaks(), pendingJobs: 0, samples: 0 }
   const sample = () => {
-    const memory = process.memoryUsage()
-    peaks.heapUsedBytes = Math.max(peaks.heapUsedBytes, memory.heapUsed)
-    peaks.externalBytes = Math.max(peaks.externalBytes, memory.external)
-    peaks.arrayBuffersBytes = Math.max(peaks.arrayBuffersBytes, memory.arrayBuffers)
-    try {
-      const bridge = bridgeStats()
-      peaks.storingBytes = Math.max(peaks.storingBytes, bridge.storingBytes ?? 0)
-      peaks.cacheBytes = Math.max(peaks.cacheBytes, bridge.cacheBytes ?? 0)
-      peaks.pendingJobs = Math.max(peaks.pendingJobs, bridge.pendingJobs ?? 0)
-    } catch {
-      // closed
-    }
+    const bridge = recordMemoryPeaks(peaks, bridgeStats)
+    if (bridge) peaks.pendingJobs = Math.max(peaks.pendingJobs, bridge.pendingJobs ?? 0)
     peaks.samples++
   }
   const timer = setInterval(sample, intervalMs)
@@ -244,9 +230,9 @@ async function leechChild(argv: string[]): Promise<void> {
     spec.storage === 'chunk'
       ? await TorrentClient.newWithStorage(
           await ChunkStorage.open({ directory: spec.directory }),
-          clientOptions,
+          loopbackClientOptions,
         )
-      : await TorrentClient.newWithDefaultStorage(spec.directory, clientOptions)
+      : await TorrentClient.newWithDefaultStorage(spec.directory, loopbackClientOptions)
   const warnings: string[] = []
   client.on('warning', (warning) => warnings.push(String((warning as { code?: unknown }).code ?? warning)))
 
@@ -288,7 +274,7 @@ async function leechChild(argv: string[]): Promise<void> {
     systemSeconds: atFinish.systemSeconds - before.systemSeconds,
     minorFaults: atFinish.minorFaults - before.minorFaults,
     majorFaults: atFinish.majorFaults - before.majorFaults,
-    mainThreadCpuSeconds: threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
+    mainThreadCpuSeconds: mainThreadCpuSeconds(threads),
     threads: topThreads(threads),
     atFinish,
     inside,
@@ -333,7 +319,7 @@ async function seedChild(argv: string[]): Promise<void> {
   const { ChunkStorage } = await import('@chunktorrent/storage')
   const client = await TorrentClient.newWithStorage(
     await ChunkStorage.open({ directory: spec.directory }),
-    clientOptions,
+    loopbackClientOptions,
   )
   const warnings: string[] = []
   client.on('warning', (warning) => warnings.push(String((warning as { code?: unknown }).code ?? warning)))
@@ -434,37 +420,6 @@ function topThreads(threads: readonly ThreadCpu[], count = 10): ThreadCpu[] {
   return main && !top.includes(main) ? [...top, main] : top
 }
 
-/** When the code under test was last built, and the commit: others may rebuild during a run. */
-function buildStamps(): Record<string, string> {
-  const root = join(import.meta.dirname, '..')
-  const stamps: Record<string, string> = {}
-  for (const [name, path] of Object.entries({
-    ffiNative: 'packages/ffi/build/Release/chunktorrent.node',
-    ffiDist: 'packages/ffi/dist/index.js',
-    clientDist: 'packages/client/dist/index.js',
-    storageDist: 'packages/storage/dist/index.js',
-  })) {
-    try {
-      stamps[name] = statSync(join(root, path)).mtime.toISOString()
-    } catch {
-      stamps[name] = 'missing'
-    }
-  }
-  try {
-    stamps.head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: root,
-      encoding: 'utf8',
-    }).trim()
-  } catch {
-    stamps.head = 'unknown'
-  }
-  return stamps
-}
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`)
-}
-
 function describeLeech(run: LeechFigures): string {
   return (
     `${run.mbps.toFixed(1)} MB/s, ${run.seconds.toFixed(2)} s, CPU ${run.cpuSeconds.toFixed(2)} s ` +
@@ -516,10 +471,7 @@ async function main(): Promise<void> {
   // Generous bounds: 60 s plus 5 MB/s.
   const timeoutMs = 60_000 + Math.ceil(bytes / (5 * MB)) * 1000
 
-  const peers = await import('@chunktorrent/test-peers')
-  const available = await peers.availablePeers()
-  if (!available.libtorrent)
-    throw new Error('python3-libtorrent is needed: apt-get install -y python3-libtorrent')
+  const { peers, libtorrentVersion } = await libtorrentPeers()
 
   // tmpfs: the seeders' data and the seeding leecher's download. Disk: (a)'s store and (c)'s copy
   // kept for seeding, plus one (b) at a time.
@@ -539,7 +491,7 @@ async function main(): Promise<void> {
     log(
       `bench:client: ${formatBytes(bytes)}, v1, ${PIECE_LENGTH / 1024} KiB pieces, ${runs} run(s) of ${variants.join(', ')}` +
         `${smallBytes && variants.includes('chunk') ? `; chunk once at ${formatBytes(smallBytes)}` : ''}; ` +
-        `python3-libtorrent ${available.libtorrent}`,
+        `python3-libtorrent ${libtorrentVersion}`,
     )
     log(
       `downloads (a, b, c) on ${disk.path} (${disk.fsType}); seeder data and the seeding leecher on ` +
@@ -573,8 +525,7 @@ async function main(): Promise<void> {
         label,
       })
       seeders.push(seeder)
-      if (verbose)
-        seeder.events.on('output', (line: unknown) => process.stderr.write(`[${label}] ${String(line)}\n`))
+      if (verbose) echoPeerOutput(seeder, label)
       return seeder
     }
 
@@ -593,13 +544,6 @@ async function main(): Promise<void> {
     )
     const echo = (prefix: string) =>
       verbose ? (line: string) => process.stderr.write(`${prefix} ${line}\n`) : undefined
-    const cpuOf = (pid: number) => {
-      try {
-        return readProc(pid).cpuSeconds
-      } catch {
-        return Number.NaN
-      }
-    }
 
     /** (a) or (b) in a child Node process. */
     const runClient = async (
@@ -617,7 +561,7 @@ async function main(): Promise<void> {
         directory,
         timeoutMs,
       }
-      const seederBefore = cpuOf(seederPid)
+      const seederBefore = cpuSecondsOf(seederPid)
       let perf: ChildProcess | undefined
       const { result, peaks } = await runNodeChild<LeechResult>({
         script: import.meta.filename,
@@ -640,7 +584,7 @@ async function main(): Promise<void> {
           perfProcesses.delete(perf)
         }
       })
-      const seederCpuSeconds = cpuOf(seederPid) - seederBefore
+      const seederCpuSeconds = cpuSecondsOf(seederPid) - seederBefore
       const usage = diskUsage(directory)
       const durableSeconds = result.seconds + result.fsyncSeconds
       return {
@@ -678,7 +622,7 @@ async function main(): Promise<void> {
     /** (c): a python3-libtorrent leecher saving to `directory`. */
     const runLibtorrent = async (directory: string): Promise<LeechFigures> => {
       mkdirSync(directory, { recursive: true })
-      const seederBefore = cpuOf(seeder.pid)
+      const seederBefore = cpuSecondsOf(seeder.pid)
       const leech = await peers.startLibtorrentPeer({
         torrent: big.torrentPath,
         savePath: directory,
@@ -688,19 +632,10 @@ async function main(): Promise<void> {
         timeoutMs,
         label: 'bench leecher c',
       })
-      if (verbose)
-        leech.events.on('output', (line: unknown) => process.stderr.write(`[libtorrent] ${String(line)}\n`))
+      if (verbose) echoPeerOutput(leech, 'libtorrent')
       try {
-        const {
-          result: done,
-          before,
-          after,
-          threads,
-          peaks,
-        } = await measureWhile(leech.pid, () => leech.done(timeoutMs))
-        const seederCpuSeconds = cpuOf(seeder.pid) - seederBefore
-        if (done.downloaded !== bytes)
-          throw new Error(`the libtorrent leecher finished with ${done.downloaded} of ${bytes} bytes`)
+        const { result: done, before, after, threads, peaks } = await measureLeecher(leech, bytes, timeoutMs)
+        const seederCpuSeconds = cpuSecondsOf(seeder.pid) - seederBefore
         const fsyncSeconds = fsyncTree(directory)
         await leech.stop()
         const usage = diskUsage(directory)
@@ -710,7 +645,7 @@ async function main(): Promise<void> {
           cpuSeconds: after.cpuSeconds - before.cpuSeconds,
           userSeconds: after.userSeconds - before.userSeconds,
           systemSeconds: after.systemSeconds - before.systemSeconds,
-          mainThreadCpuSeconds: threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
+          mainThreadCpuSeconds: mainThreadCpuSeconds(threads),
           minorFaults: after.minorFaults - before.minorFaults,
           seederCpuSeconds,
           peakRssBytes: Math.max(peaks.peakRssBytes, after.peakRssBytes),
@@ -738,7 +673,7 @@ async function main(): Promise<void> {
     const leechFrom = async (port: number, seederPid: number, step: number) => {
       const savePath = join(scratch.path, `seeding-leecher-${step}`)
       mkdirSync(savePath)
-      const seederBefore = cpuOf(seederPid)
+      const seederBefore = cpuSecondsOf(seederPid)
       const seederThreadsBefore = threadCpu(seederPid)
       const leech = await peers.startLibtorrentPeer({
         torrent: big.torrentPath,
@@ -749,10 +684,7 @@ async function main(): Promise<void> {
         timeoutMs,
         label: 'bench seeding leecher',
       })
-      if (verbose)
-        leech.events.on('output', (line: unknown) =>
-          process.stderr.write(`[seeding leecher] ${String(line)}\n`),
-        )
+      if (verbose) echoPeerOutput(leech, 'seeding leecher')
       try {
         const leecherBefore = readProc(leech.pid).cpuSeconds
         const done = await leech.done(timeoutMs)
@@ -763,8 +695,8 @@ async function main(): Promise<void> {
         return {
           seconds: done.seconds,
           mbps: bytes / MB / done.seconds,
-          seederCpuSeconds: cpuOf(seederPid) - seederBefore,
-          seederMainThreadCpuSeconds: threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
+          seederCpuSeconds: cpuSecondsOf(seederPid) - seederBefore,
+          seederMainThreadCpuSeconds: mainThreadCpuSeconds(threads),
           leecherCpuSeconds,
           threads: topThreads(threads),
         }
@@ -970,33 +902,6 @@ async function main(): Promise<void> {
 
 // ---- the report --------------------------------------------------------------------------------
 
-type Summaries<T> = { [K in keyof T as T[K] extends number ? K : never]: Summary }
-
-function summaries<T extends object>(runs: readonly T[]): Summaries<T> {
-  const out: Record<string, Summary> = {}
-  const first = runs[0]
-  if (!first) return out as Summaries<T>
-  for (const [key, value] of Object.entries(first)) {
-    if (typeof value === 'number')
-      out[key] = summarize(runs.map((run) => (run as Record<string, number>)[key] ?? Number.NaN))
-  }
-  return out as Summaries<T>
-}
-
-/** Per-pair ratios x_i / y_i of the i-th runs, summarized. */
-function pairRatios<T>(
-  x: readonly T[] | undefined,
-  y: readonly T[] | undefined,
-  pick: (run: T) => number,
-): Summary | undefined {
-  if (!x?.length || !y?.length) return undefined
-  const count = Math.min(x.length, y.length)
-  return summarize(Array.from({ length: count }, (_, index) => ratio(pick(x[index]!), pick(y[index]!))))
-}
-
-const compact = (summary: Summary | undefined) =>
-  summary && { median: summary.median, min: summary.min, max: summary.max }
-
 function report(input: {
   builds: { start: Record<string, string>; end: Record<string, string> }
   bytes: number
@@ -1018,10 +923,10 @@ function report(input: {
   const leechRuns = (variant: LeechVariant) => results[variant] as LeechFigures[] | undefined
   const seedRuns = (variant: SeedVariant) => results[variant] as SeedFigures[] | undefined
   const leech = Object.fromEntries(
-    leechVariants.map((variant) => [variant, summaries(leechRuns(variant) ?? [])]),
+    leechVariants.map((variant) => [variant, summarizeFields(leechRuns(variant) ?? [])]),
   ) as Partial<Record<LeechVariant, Summaries<LeechFigures>>>
   const seed = Object.fromEntries(
-    seedVariants.map((variant) => [variant, summaries(seedRuns(variant) ?? [])]),
+    seedVariants.map((variant) => [variant, summarizeFields(seedRuns(variant) ?? [])]),
   ) as Partial<Record<SeedVariant, Summaries<SeedFigures>>>
 
   const mb = (value: number) => (value / MB).toFixed(0)
@@ -1081,15 +986,13 @@ function report(input: {
       'MB/s to durable: b and c do not sync; their time plus an fsync of every file afterwards.',
   )
   for (const variant of leechVariants) {
-    const runsOf = leechRuns(variant) ?? []
-    const middle = [...runsOf].sort((x, y) => x.mbps - y.mbps)[Math.floor(runsOf.length / 2)]
+    const middle = medianBy(leechRuns(variant) ?? [], (run) => run.mbps)
     if (middle) log(`${LABELS[variant]} CPU by thread (median run): ${describeThreads(middle.threads, 0.05)}`)
   }
   const aRuns = leechRuns('chunk')
-  const aMiddle = aRuns && [...aRuns].sort((x, y) => x.mbps - y.mbps)[Math.floor(aRuns.length / 2)]
+  const aMiddle = aRuns && medianBy(aRuns, (run) => run.mbps)
   for (const variant of ['chunk', 'default'] as const) {
-    const runsOf = leechRuns(variant) ?? []
-    const inside = [...runsOf].sort((x, y) => x.mbps - y.mbps)[Math.floor(runsOf.length / 2)]?.inside
+    const inside = medianBy(leechRuns(variant) ?? [], (run) => run.mbps)?.inside
     if (inside) {
       log(
         `${LABELS[variant]} peaks inside the process (median run): heapUsed ${mb(inside.heapUsedBytes)} MB, ` +
@@ -1156,8 +1059,7 @@ function report(input: {
     if (storeReads)
       log(`a→ read ${formatSummary(storeReads, (v) => v.toFixed(3))} x payload from ChunkStorage`)
     for (const variant of seedVariants) {
-      const runsOf = seedRuns(variant) ?? []
-      const middle = [...runsOf].sort((x, y) => x.mbps - y.mbps)[Math.floor(runsOf.length / 2)]
+      const middle = medianBy(seedRuns(variant) ?? [], (run) => run.mbps)
       if (middle)
         log(`${LABELS[variant]} seeder CPU by thread (median run): ${describeThreads(middle.threads, 0.05)}`)
     }
@@ -1258,22 +1160,11 @@ function report(input: {
       `(${availableParallelism()} CPUs; other work on the machine skews every figure); sync(1) before each step took ` +
       `${formatSummary(summarize(input.syncSeconds), s2)} s`,
   )
-  const rebuilt = Object.keys(input.builds.start).filter(
-    (key) => input.builds.start[key] !== input.builds.end[key],
-  )
-  log(
-    `builds: ${Object.entries(input.builds.start)
-      .map(([key, value]) => `${key} ${value}`)
-      .join(', ')}` +
-      (rebuilt.length
-        ? `; CHANGED DURING THE RUN: ${rebuilt.map((key) => `${key} -> ${input.builds.end[key]}`).join(', ')}`
-        : '; unchanged during the run'),
-  )
+  const rebuilt = changedStamps(input.builds.start, input.builds.end)
+  log(describeBuilds(input.builds.start, input.builds.end))
   if (input.perfDir) log(`perf data in ${input.perfDir}`)
   log(`total ${totalSeconds.toFixed(1)} s`)
   const allMet = Object.values(targets).every((target) => target.met === true)
-  const json = (values: Record<string, Summary>) =>
-    Object.fromEntries(Object.entries(values).map(([key, value]) => [key, compact(value)]))
   printJsonLine({
     benchmark: 'client',
     bytes,
@@ -1287,14 +1178,12 @@ function report(input: {
     scratchTmpfs: input.scratchTmpfs,
     downloads: Object.fromEntries(
       leechVariants.map((variant) => {
-        const middle = [...(leechRuns(variant) ?? [])].sort((x, y) => x.mbps - y.mbps)[
-          Math.floor((leechRuns(variant)?.length ?? 0) / 2)
-        ]
+        const middle = medianBy(leechRuns(variant) ?? [], (run) => run.mbps)
         return [
           variant,
           {
             label: LABELS[variant],
-            ...json(leech[variant] as Record<string, Summary>),
+            ...compactSummaries(leech[variant] as Record<string, Summary>),
             ...(middle?.storage && { storage: middle.storage }),
             ...(middle?.bridge && { bridge: middle.bridge }),
             ...(middle?.warnings && { warnings: [...new Set(middle.warnings)] }),
@@ -1315,14 +1204,14 @@ function report(input: {
     seeding: Object.fromEntries(
       seedVariants.map((variant) => [
         variant,
-        { label: LABELS[variant], ...json(seed[variant] as Record<string, Summary>) },
+        { label: LABELS[variant], ...compactSummaries(seed[variant] as Record<string, Summary>) },
       ]),
     ),
     ratios: {
       ...Object.fromEntries(
         Object.entries(ratios).map(([key, value]) => [
           key,
-          typeof value === 'number' ? value : compact(value as Summary | undefined),
+          typeof value === 'number' ? value : compactSummary(value as Summary | undefined),
         ]),
       ),
     },
@@ -1330,7 +1219,7 @@ function report(input: {
     allTargetsMet: allMet,
     cpus: availableParallelism(),
     loadAverage: { start: loadAtStart, end: load },
-    syncSeconds: compact(summarize(input.syncSeconds)),
+    syncSeconds: compactSummary(summarize(input.syncSeconds)),
     builds: { ...input.builds, changedDuringRun: rebuilt },
     totalSeconds,
   })

@@ -28,7 +28,10 @@ import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
 import type { BridgeStats, DiskIo, ReadPieceJob, WritePieceJob } from '@chunktorrent/ffi'
 import {
+  compactSummaries,
+  compactSummary,
   describeThreads,
+  echoPeerOutput,
   envBytes,
   envFlag,
   envInt,
@@ -41,17 +44,21 @@ import {
   formatTable,
   interleave,
   killTrackedChildren,
+  libtorrentPeers,
+  log,
   MB,
   MiB,
-  measureWhile,
+  mainThreadCpuSeconds,
+  measureLeecher,
+  medianBy,
   onInterrupt,
   type ProcSnapshot,
+  pairRatios,
   printJsonLine,
   printResult,
   ratio,
   readProc,
   runNodeChild,
-  type Summary,
   scratchDir,
   summarize,
   type ThreadCpu,
@@ -261,10 +268,6 @@ interface RunFigures {
   settings?: LeechResult['settings']
 }
 
-function log(line: string): void {
-  process.stdout.write(`${line}\n`)
-}
-
 async function main(): Promise<void> {
   const startedAt = performance.now()
   const bytes = envBytes('BENCH_BYTES', 1024 ** 3, { min: PIECE_LENGTH })
@@ -276,10 +279,7 @@ async function main(): Promise<void> {
   // Generous bounds: 60 s plus 5 MB/s.
   const timeoutMs = 60_000 + Math.ceil(bytes / (5 * MB)) * 1000
 
-  const peers = await import('@chunktorrent/test-peers')
-  const available = await peers.availablePeers()
-  if (!available.libtorrent)
-    throw new Error('python3-libtorrent is needed: apt-get install -y python3-libtorrent')
+  const { peers, libtorrentVersion } = await libtorrentPeers()
 
   // Room for the seeder's data and one (b) download at a time.
   const scratch = scratchDir('chunktorrent-bench-ffi', 2 * bytes + 64 * MiB)
@@ -293,7 +293,7 @@ async function main(): Promise<void> {
   try {
     log(
       `bench:ffi: ${formatBytes(bytes)}, v1, ${PIECE_LENGTH / 1024} KiB pieces, ${runs} run(s) of ${variants.join(', ')}; ` +
-        `python3-libtorrent ${available.libtorrent}; scratch ${scratch.path}${scratch.tmpfs ? ' (tmpfs)' : ' (NOT tmpfs)'}`,
+        `python3-libtorrent ${libtorrentVersion}; scratch ${scratch.path}${scratch.tmpfs ? ' (tmpfs)' : ' (NOT tmpfs)'}`,
     )
     const seedDir = join(scratch.path, 'seed')
     const name = 'ffi-bench.bin'
@@ -329,8 +329,7 @@ async function main(): Promise<void> {
     )
     const echo = (prefix: string) =>
       verbose ? (line: string) => process.stderr.write(`${prefix} ${line}\n`) : undefined
-    if (verbose)
-      seed.events.on('output', (line: unknown) => process.stderr.write(`[seeder] ${String(line)}\n`))
+    if (verbose) echoPeerOutput(seed, 'seeder')
 
     const seederCpu = () => readProc(seed.pid).cpuSeconds
 
@@ -357,7 +356,7 @@ async function main(): Promise<void> {
         mbps: result.payloadBytes / MB / result.seconds,
         cpuSeconds: result.cpuSeconds,
         minorFaults: result.minorFaults,
-        mainThreadCpuSeconds: result.threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
+        mainThreadCpuSeconds: mainThreadCpuSeconds(result.threads),
         seederCpuSeconds: seederCpu() - seederBefore,
         peakRssBytes: Math.max(peaks.peakRssBytes, result.atFinish.peakRssBytes),
         peakRssAnonBytes,
@@ -383,25 +382,16 @@ async function main(): Promise<void> {
         timeoutMs,
         label: 'bench leecher',
       })
-      if (verbose)
-        leech.events.on('output', (line: unknown) => process.stderr.write(`[libtorrent] ${String(line)}\n`))
+      if (verbose) echoPeerOutput(leech, 'libtorrent')
       try {
-        const {
-          result: done,
-          before,
-          after,
-          threads,
-          peaks,
-        } = await measureWhile(leech.pid, () => leech.done(timeoutMs))
-        if (done.downloaded !== bytes)
-          throw new Error(`the libtorrent leecher finished with ${done.downloaded} of ${bytes} bytes`)
+        const { result: done, before, after, threads, peaks } = await measureLeecher(leech, bytes, timeoutMs)
         const peakRssAnonBytes = Math.max(peaks.peakRssAnonBytes, after.rssAnonBytes)
         return {
           seconds: done.seconds,
           mbps: bytes / MB / done.seconds,
           cpuSeconds: after.cpuSeconds - before.cpuSeconds,
           minorFaults: after.minorFaults - before.minorFaults,
-          mainThreadCpuSeconds: threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
+          mainThreadCpuSeconds: mainThreadCpuSeconds(threads),
           seederCpuSeconds: seederCpu() - seederBefore,
           peakRssBytes: Math.max(peaks.peakRssBytes, after.peakRssBytes),
           peakRssAnonBytes,
@@ -468,17 +458,6 @@ function summaries(runs: readonly RunFigures[]) {
       },
     }),
   }
-}
-
-/** Per-pair ratios a_i / b_i of the i-th runs, summarized. */
-function pairRatios(
-  a: readonly RunFigures[] | undefined,
-  b: readonly RunFigures[] | undefined,
-  pick: (run: RunFigures) => number,
-): Summary | undefined {
-  if (!a || !b) return undefined
-  const count = Math.min(a.length, b.length)
-  return summarize(Array.from({ length: count }, (_, index) => ratio(pick(a[index]!), pick(b[index]!))))
 }
 
 function report(
@@ -551,8 +530,7 @@ function report(
     )
   }
   for (const variant of variants) {
-    const runsOf = results[variant]
-    const middle = [...runsOf].sort((x, y) => x.mbps - y.mbps)[Math.floor(runsOf.length / 2)]
+    const middle = medianBy(results[variant], (run) => run.mbps)
     if (middle) log(`${LABELS[variant]} CPU by thread (median run): ${describeThreads(middle.threads, 0.05)}`)
   }
 
@@ -613,12 +591,7 @@ function report(
           variant,
           {
             label: LABELS[variant],
-            ...Object.fromEntries(
-              Object.entries(figures).map(([key, value]) => [
-                key,
-                { median: value.median, min: value.min, max: value.max },
-              ]),
-            ),
+            ...compactSummaries(figures),
             ...(bridge && {
               bridge: Object.fromEntries(Object.entries(bridge).map(([key, value]) => [key, value.median])),
             }),
@@ -629,11 +602,7 @@ function report(
     ),
     ratios: {
       throughputAOverB: ratios.throughput,
-      throughputAOverBPairs: ratios.throughputPairs && {
-        median: ratios.throughputPairs.median,
-        min: ratios.throughputPairs.min,
-        max: ratios.throughputPairs.max,
-      },
+      throughputAOverBPairs: compactSummary(ratios.throughputPairs),
       throughputA0OverB: ratios.throughputNull,
       cpuAOverB: ratios.cpu,
       cpuA0OverB: ratios.cpuNull,

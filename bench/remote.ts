@@ -67,10 +67,15 @@ import type { StorageStats } from '@chunktorrent/storage'
 import {
   buildStamps,
   changedStamps,
+  compactSummaries,
+  compactSummary,
+  cpuSecondsOf,
   type DiskUsage,
+  describeBuilds,
   describeThreads,
   diskScratchDir,
   diskUsage,
+  echoPeerOutput,
   envBytes,
   envFlag,
   envInt,
@@ -81,18 +86,27 @@ import {
   formatTable,
   interleave,
   killTrackedChildren,
+  libtorrentPeers,
+  log,
+  loopbackClientOptions,
   MB,
+  type MemoryPeaks,
   MiB,
+  mainThreadCpuSeconds,
+  medianBy,
+  memoryPeaks,
   onInterrupt,
   type ProcSnapshot,
   printJsonLine,
   printResult,
   ratio,
   readProc,
+  recordMemoryPeaks,
   runNodeChild,
-  type Summary,
+  type Summaries,
   scratchDir,
   summarize,
+  summarizeFields,
   syncAll,
   type ThreadCpu,
   threadCpu,
@@ -115,13 +129,6 @@ const LABELS: Record<Variant, string> = {
 }
 const loadAtStart = loadavg()
 
-/** The client tests' loopback options (packages/client/test/helpers.ts), TCP only, as bench:client. */
-const clientOptions = {
-  listen: '127.0.0.1:0',
-  utp: false,
-  settings: { allow_multiple_connections_per_ip: true, min_reconnect_time: 1, max_failcount: 1000 },
-}
-
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds))
 
 // ---- the download child ------------------------------------------------------------------------
@@ -143,13 +150,7 @@ interface LeechSpec {
 }
 
 /** Peaks sampled inside the child every 100 ms, add() until eviction settled. */
-interface InsidePeaks {
-  heapUsedBytes: number
-  externalBytes: number
-  arrayBuffersBytes: number
-  /** The bridge's write-back (pieces handed to the DiskIo, not yet stored) and piece cache. */
-  storingBytes: number
-  cacheBytes: number
+interface InsidePeaks extends MemoryPeaks {
   /** stats().bytesOnDisk: its maximum, and when (seconds after add()). */
   maxBytesOnDisk: number
   maxBytesOnDiskSeconds: number
@@ -222,11 +223,7 @@ function sampleInside(
   started: number,
 ): { stop(): InsidePeaks; timeline: number[][] } {
   const peaks: InsidePeaks = {
-    heapUsedBytes: 0,
-    externalBytes: 0,
-    arrayBuffersBytes: 0,
-    storingBytes: 0,
-    cacheBytes: 0,
+    ...memoryPeaks(),
     maxBytesOnDisk: 0,
     maxBytesOnDiskSeconds: 0,
     maxChunkCount: 0,
@@ -265,17 +262,7 @@ function sampleInside(
   }
   const sample = (last = false) => {
     const seconds = (performance.now() - started) / 1000
-    const memory = process.memoryUsage()
-    peaks.heapUsedBytes = Math.max(peaks.heapUsedBytes, memory.heapUsed)
-    peaks.externalBytes = Math.max(peaks.externalBytes, memory.external)
-    peaks.arrayBuffersBytes = Math.max(peaks.arrayBuffersBytes, memory.arrayBuffers)
-    try {
-      const now = bridge()
-      peaks.storingBytes = Math.max(peaks.storingBytes, now.storingBytes ?? 0)
-      peaks.cacheBytes = Math.max(peaks.cacheBytes, now.cacheBytes ?? 0)
-    } catch {
-      // closed
-    }
+    recordMemoryPeaks(peaks, bridge)
     try {
       const stats = storage.stats()
       if (stats.bytesOnDisk > peaks.maxBytesOnDisk) {
@@ -366,7 +353,7 @@ async function leechChild(argv: string[]): Promise<void> {
       ...(spec.holdCacheLimit !== undefined && { holdCacheLimit: spec.holdCacheLimit }),
     }),
   })
-  const client = await TorrentClient.newWithStorage(storage, clientOptions)
+  const client = await TorrentClient.newWithStorage(storage, loopbackClientOptions)
   const warnings: string[] = []
   client.on('warning', (warning) => warnings.push(String((warning as { code?: unknown }).code ?? warning)))
   const torrentBytes = readFileSync(spec.torrentPath)
@@ -454,7 +441,7 @@ async function leechChild(argv: string[]): Promise<void> {
     settleSeconds: (settledAt - flushedAt) / 1000,
     downloadCpuSeconds: atDone.cpuSeconds - before.cpuSeconds,
     cpuSeconds: atFlushed.cpuSeconds - before.cpuSeconds,
-    mainThreadCpuSeconds: threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN,
+    mainThreadCpuSeconds: mainThreadCpuSeconds(threads),
     threads: threads.slice(0, 10),
     atDone,
     atEnd,
@@ -473,8 +460,26 @@ async function leechChild(argv: string[]): Promise<void> {
 
 // ---- the parent --------------------------------------------------------------------------------
 
+/** What a run reports of the peaks sampled inside the child, as the child gave them. */
+type InsideFigures = Pick<
+  InsidePeaks,
+  | 'maxBytesOnDisk'
+  | 'maxBytesOnDiskSeconds'
+  | 'samples'
+  | 'samplesOverLimit'
+  | 'firstOverLimitSeconds'
+  | 'longestPieceGapSeconds'
+  | 'longestPieceGapEndSeconds'
+  | 'longestUploadGapSeconds'
+  | 'longestUploadGapEndSeconds'
+  | 'maxPendingUploads'
+  | 'heapUsedBytes'
+  | 'externalBytes'
+  | 'arrayBuffersBytes'
+>
+
 /** One download, in the same terms for every variant (upload figures 0 / NaN for off). */
-interface RunFigures {
+interface RunFigures extends InsideFigures {
   mbps: number
   downloadSeconds: number
   uploadSeconds: number
@@ -499,20 +504,8 @@ interface RunFigures {
   bytesOnDiskAtEnd: number
   /** du of the store after the child closed it and exited. */
   diskBytesAfterClose: number
-  /** stats().bytesOnDisk sampled during the run: the maximum, when, and samples over limit + chunk. */
-  maxBytesOnDisk: number
-  maxBytesOnDiskSeconds: number
-  samples: number
-  samplesOverLimit: number
-  firstOverLimitSeconds: number
-  /** The longest gaps without a piece verified / an upload confirmed, and when they ended. */
-  longestPieceGapSeconds: number
-  longestPieceGapEndSeconds: number
-  longestUploadGapSeconds: number
-  longestUploadGapEndSeconds: number
   pendingUploadsAtDone: number
   bytesOnDiskAtDone: number
-  maxPendingUploads: number
   remoteObjects: number
   remoteBytes: number
   uploadsFailed: number
@@ -521,11 +514,7 @@ interface RunFigures {
   bucketObjects: number
   verifySeconds: number
   verifyFetches: number
-  /** Peaks sampled inside the child (add() until settled): JS heap, external and ArrayBuffer memory,
-   *  the bridge's write-back and piece cache. */
-  heapUsedBytes: number
-  externalBytes: number
-  arrayBuffersBytes: number
+  /** The bridge's write-back and piece cache, peaks sampled inside the child (add() until settled). */
   bridgeStoringBytes: number
   bridgeCacheBytes: number
   payloadBytes: number
@@ -614,10 +603,6 @@ async function readFlat(
   return out
 }
 
-function log(line: string): void {
-  process.stdout.write(`${line}\n`)
-}
-
 function describeRun(run: RunFigures, variant: Variant): string {
   const mb = (value: number) => (value / MB).toFixed(0)
   const common =
@@ -658,12 +643,9 @@ async function main(): Promise<void> {
   const timeoutMs = 60_000 + Math.ceil(bytes / (5 * MB)) * 1000
   const uploadTimeoutMs = 60_000 + Math.ceil(bytes / (2 * MB)) * 1000
 
-  const peers = await import('@chunktorrent/test-peers')
+  const { peers, libtorrentVersion } = await libtorrentPeers()
   const { startS3 } = await import('../packages/storage/test/fixtures/s3-server.ts')
   const { decodeEnvelope } = await import('@chunktorrent/storage')
-  const available = await peers.availablePeers()
-  if (!available.libtorrent)
-    throw new Error('python3-libtorrent is needed: apt-get install -y python3-libtorrent')
 
   // tmpfs: the seeder's data. Disk: one store at a time (off: the payload; on: about the cache
   // limit; on-eventual: up to the payload while uploads lag) and, in the system temp directory,
@@ -682,7 +664,7 @@ async function main(): Promise<void> {
     log(
       `bench:remote: ${formatBytes(bytes)}, v1, ${PIECE_LENGTH / 1024} KiB pieces, ${runs} run(s) of ${VARIANTS.join(', ')}; ` +
         `cache limit ${formatBytes(cacheLimitBytes)}, pinOpenTorrents false; ${sequential ? 'sequential' : 'rarest-first'} ` +
-        `download; python3-libtorrent ${available.libtorrent}`,
+        `download; python3-libtorrent ${libtorrentVersion}`,
     )
     log(
       `stores on ${disk.path} (${disk.fsType}); seeder data on ${scratch.path}${scratch.tmpfs ? ' (tmpfs)' : ' (NOT tmpfs)'}; ` +
@@ -721,19 +703,11 @@ async function main(): Promise<void> {
       label: 'bench seeder',
     })
     const seed = seeder
-    if (verbose)
-      seed.events.on('output', (line: unknown) => process.stderr.write(`[seeder] ${String(line)}\n`))
+    if (verbose) echoPeerOutput(seed, 'seeder')
     log(
       `seeder (python3-libtorrent) ready on port ${seed.port} after ${((performance.now() - stepStarted) / 1000).toFixed(1)} s; ` +
         "leecher: the client with the client tests' loopback options (TCP only)",
     )
-    const cpuOf = (pid: number | 'self') => {
-      try {
-        return readProc(pid).cpuSeconds
-      } catch {
-        return Number.NaN
-      }
-    }
 
     /** The bucket from outside: one object per chunk, and one envelope looked at closely. */
     const checkBucket = async (
@@ -800,8 +774,8 @@ async function main(): Promise<void> {
           timeoutMs,
           uploadTimeoutMs,
         }
-        const seederBefore = cpuOf(seed.pid)
-        const parentBefore = cpuOf('self')
+        const seederBefore = cpuSecondsOf(seed.pid)
+        const parentBefore = cpuSecondsOf('self')
         const { result, peaks } = await runNodeChild<LeechResult>({
           script: import.meta.filename,
           args: [LEECH_FLAG, JSON.stringify(spec)],
@@ -812,8 +786,8 @@ async function main(): Promise<void> {
             onSpawn: (pid: number) => process.stderr.write(`[${variant}] child pid ${pid}\n`),
           }),
         })
-        const parentCpuSeconds = cpuOf('self') - parentBefore
-        const seederCpuSeconds = cpuOf(seed.pid) - seederBefore
+        const parentCpuSeconds = cpuSecondsOf('self') - parentBefore
+        const seederCpuSeconds = cpuSecondsOf(seed.pid) - seederBefore
         const problems = [...result.verify.mismatches]
         if (result.verify.bytes !== bytes) problems.push(`read back ${result.verify.bytes} of ${bytes} bytes`)
         let bucketObjects = Number.NaN
@@ -939,22 +913,6 @@ async function main(): Promise<void> {
 
 // ---- the report --------------------------------------------------------------------------------
 
-type Summaries<T> = { [K in keyof T as T[K] extends number ? K : never]: Summary }
-
-function summaries<T extends object>(runs: readonly T[]): Summaries<T> {
-  const out: Record<string, Summary> = {}
-  const first = runs[0]
-  if (!first) return out as Summaries<T>
-  for (const [key, value] of Object.entries(first)) {
-    if (typeof value === 'number')
-      out[key] = summarize(runs.map((run) => (run as Record<string, number>)[key] ?? Number.NaN))
-  }
-  return out as Summaries<T>
-}
-
-const compact = (summary: Summary | undefined) =>
-  summary && { median: summary.median, min: summary.min, max: summary.max }
-
 function report(input: {
   bytes: number
   runs: number
@@ -971,7 +929,7 @@ function report(input: {
 }): void {
   const { bytes, runs, cacheLimitBytes, results } = input
   const sums = Object.fromEntries(
-    VARIANTS.map((variant) => [variant, summaries(results[variant])]),
+    VARIANTS.map((variant) => [variant, summarizeFields(results[variant])]),
   ) as Record<Variant, Summaries<RunFigures>>
   const off = sums.off
   const chunkSize = results.on[0]?.chunkSize ?? MiB
@@ -1102,10 +1060,8 @@ function report(input: {
         `${formatSummary(s.peakRssAnonBytes, mb)} MB, peak RSS with the read-back ${formatSummary(s.peakRssLifeBytes, mb)} MB`,
     )
   }
-  const middle = (list: RunFigures[]) =>
-    [...list].sort((a, b) => a.mbps - b.mbps)[Math.floor(list.length / 2)]
   for (const variant of VARIANTS) {
-    const run = middle(results[variant])
+    const run = medianBy(results[variant], (figures) => figures.mbps)
     if (run)
       log(
         `${LABELS[variant]} CPU by thread, add() until uploads confirmed (median run): ${describeThreads(run.threads, 0.05)}`,
@@ -1132,9 +1088,9 @@ function report(input: {
   const eventual = remote['on-eventual']
   const ratios = {
     onOffThroughputRatio: on.throughputRatio,
-    onOffThroughputRatioPairs: compact(on.pairs),
+    onOffThroughputRatioPairs: compactSummary(on.pairs),
     eventualOffThroughputRatio: eventual.throughputRatio,
-    eventualOffThroughputRatioPairs: compact(eventual.pairs),
+    eventualOffThroughputRatioPairs: compactSummary(eventual.pairs),
     onOffCpuRatio: ratio(on.s.downloadCpuSeconds.median, off.downloadCpuSeconds.median),
     eventualOffCpuRatio: ratio(eventual.s.downloadCpuSeconds.median, off.downloadCpuSeconds.median),
     onOffPeakRssRatio: ratio(on.s.peakRssBytes.median, off.peakRssBytes.median),
@@ -1193,39 +1149,30 @@ function report(input: {
     `load average at start ${loadAtStart.map((value) => value.toFixed(2)).join(' ')}, at end ${load.map((value) => value.toFixed(2)).join(' ')} ` +
       `(${availableParallelism()} CPUs); sync(1) before each step took ${formatSummary(summarize(input.syncSeconds), s2)} s`,
   )
-  log(
-    `builds: ${Object.entries(input.builds.start)
-      .map(([key, value]) => `${key} ${value}`)
-      .join(', ')}` +
-      (rebuilt.length
-        ? `; CHANGED DURING THE RUN: ${rebuilt.map((key) => `${key} -> ${input.builds.end[key]}`).join(', ')}`
-        : '; unchanged during the run'),
-  )
+  log(describeBuilds(input.builds.start, input.builds.end))
   const totalSeconds = (performance.now() - input.startedAt) / 1000
   log(`total ${totalSeconds.toFixed(1)} s`)
   if (!allCorrect) process.exitCode = 1
-  const json = (values: Record<string, Summary>) =>
-    Object.fromEntries(Object.entries(values).map(([key, value]) => [key, compact(value)]))
   const remoteJson = (variant: RemoteVariant) => {
     const { s, maxDuring, exceededBy, index, warnings } = remote[variant]
     return {
       holdCacheLimit: variant === 'on',
-      ...json(s as Record<string, Summary>),
+      ...compactSummaries(s),
       warnings,
       spotCheck: spot(variant),
       diskAtEnd: {
-        chunksDuBytes: compact(s.chunksDiskBytesAtEnd),
+        chunksDuBytes: compactSummary(s.chunksDiskBytesAtEnd),
         /** du of the store minus du of chunks/: index.db, its WAL and shared memory. */
-        indexBytes: compact(index),
-        storeDuBytes: compact(s.diskBytesAtEnd),
-        bytesOnDisk: compact(s.bytesOnDiskAtEnd),
+        indexBytes: compactSummary(index),
+        storeDuBytes: compactSummary(s.diskBytesAtEnd),
+        bytesOnDisk: compactSummary(s.bytesOnDiskAtEnd),
         chunksWithinTarget: s.chunksDiskBytesAtEnd.max <= limitPlusChunk,
       },
       cacheDuringRun: {
         limitPlusChunk,
         maxBytesOnDisk: maxDuring,
         exceededByBytes: exceededBy,
-        samplesOverLimit: compact(s.samplesOverLimit),
+        samplesOverLimit: compactSummary(s.samplesOverLimit),
         heldInEveryRun: exceededBy === 0,
       },
     }
@@ -1242,7 +1189,7 @@ function report(input: {
     diskDir: input.diskPath,
     diskFsType: input.diskFsType,
     scratchTmpfs: input.scratchTmpfs,
-    off: json(off as Record<string, Summary>),
+    off: compactSummaries(off),
     on: remoteJson('on'),
     'on-eventual': remoteJson('on-eventual'),
     ratios,

@@ -38,3 +38,16 @@ export function buildStamps(root = join(import.meta.dirname, '..', '..')): Recor
 export function changedStamps(start: Record<string, string>, end: Record<string, string>): string[] {
   return Object.keys(start).filter((key) => start[key] !== end[key])
 }
+
+/** "builds: ffiNative …, head abc1234; unchanged during the run" (or what changed, to what). */
+export function describeBuilds(start: Record<string, string>, end: Record<string, string>): string {
+  const rebuilt = changedStamps(start, end)
+  return (
+    `builds: ${Object.entries(start)
+      .map(([key, value]) => `${key} ${value}`)
+      .join(', ')}` +
+    (rebuilt.length
+      ? `; CHANGED DURING THE RUN: ${rebuilt.map((key) => `${key} -> ${end[key]}`).join(', ')}`
+      : '; unchanged during the run')
+  )
+}

@@ -4,7 +4,7 @@
 // when its parent goes away (end of stdin).
 
 import { type ChildProcess, spawn } from 'node:child_process'
-import { type ProcPeaks, sampleProc } from './proc.ts'
+import { noProcPeaks, type ProcPeaks, sampleProc } from './proc.ts'
 
 const running = new Set<ChildProcess>()
 let exitHook = false
@@ -144,14 +144,7 @@ export function runNodeChild<T>(options: NodeChildOptions): Promise<NodeChildRes
     })
     child.once('close', (code, signal) => {
       clearTimeout(timer)
-      const peaks = sampler?.stop() ?? {
-        peakRssBytes: 0,
-        peakRssAnonBytes: 0,
-        peakRssFileBytes: 0,
-        peakRssShmemBytes: 0,
-        last: undefined,
-        samples: 0,
-      }
+      const peaks = sampler?.stop() ?? noProcPeaks()
       if (code !== 0 || !haveResult) {
         reject(
           new Error(

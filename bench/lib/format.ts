@@ -42,6 +42,11 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
   return [line(headers), rule, ...rows.map(line)].join('\n')
 }
 
+/** Prints a line of the report to stdout. */
+export function log(line: string): void {
+  process.stdout.write(`${line}\n`)
+}
+
 /** Replaces NaN/Infinity by null and rounds floats, for a compact, valid JSON line. */
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'number') {

@@ -100,6 +100,15 @@ export interface ThreadCpu {
   minorFaults: number
 }
 
+/** The process's CPU seconds so far (user + system, all threads), or NaN once it has exited. */
+export function cpuSecondsOf(pid: Pid): number {
+  try {
+    return readProc(pid).cpuSeconds
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** CPU time of every live thread of the process. */
 export function threadCpu(pid: Pid = 'self'): ThreadCpu[] {
   const ownPid = pid === 'self' ? process.pid : pid
@@ -146,6 +155,11 @@ export function threadCpuDelta(before: readonly ThreadCpu[], after: readonly Thr
     .sort((a, b) => b.cpuSeconds - a.cpuSeconds)
 }
 
+/** The CPU seconds of the process's first thread (for Node: the JavaScript thread), NaN if absent. */
+export function mainThreadCpuSeconds(threads: readonly ThreadCpu[]): number {
+  return threads.find((thread) => thread.main)?.cpuSeconds ?? Number.NaN
+}
+
 /**
  * "main 3.10s/262k faults, node/1235 1.20s, …": threads using at least `minSeconds`, busiest
  * first; the first thread is "main", others name/tid (threads often share a name); minor page
@@ -180,9 +194,9 @@ export interface ProcSampler {
   stop(): ProcPeaks
 }
 
-/** Samples `pid` every `intervalMs` and keeps the peaks of each kind of resident memory. */
-export function sampleProc(pid: Pid, intervalMs = 50): ProcSampler {
-  const peaks: ProcPeaks = {
+/** Peaks before any sample: zeros, no reading. */
+export function noProcPeaks(): ProcPeaks {
+  return {
     peakRssBytes: 0,
     peakRssAnonBytes: 0,
     peakRssFileBytes: 0,
@@ -190,6 +204,11 @@ export function sampleProc(pid: Pid, intervalMs = 50): ProcSampler {
     last: undefined,
     samples: 0,
   }
+}
+
+/** Samples `pid` every `intervalMs` and keeps the peaks of each kind of resident memory. */
+export function sampleProc(pid: Pid, intervalMs = 50): ProcSampler {
+  const peaks = noProcPeaks()
   let stopped = false
   const sample = () => {
     try {
