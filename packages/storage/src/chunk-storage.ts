@@ -19,6 +19,7 @@ import {
 } from './geometry.ts'
 import { parseObjectLocation } from './object-key.ts'
 import { PieceLocks } from './piece-locks.ts'
+import { releaseBuffer } from './release-buffer.ts'
 import { DELETE_BATCH_LIMIT, RemoteTier, type RemoteTierOptions } from './remote-tier.ts'
 import {
   DEFAULT_CACHE_LIMIT_BYTES,
@@ -515,7 +516,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       }
       if (bytes.length !== length) return
       try {
-        const { location, size } = await remote.put(id, bytes, signal)
+        const { location, size } = await remote.put(id, bytes, signal).finally(() => releaseBuffer(bytes))
         if (this.#closed || this.#index.closed) return
         if ((this.#chunkGeneration.get(id) ?? 0) !== generation) return // written again: re-queued by its commit
         try {
@@ -778,6 +779,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         await handle.datasync()
       } finally {
         await handle.close()
+        releaseBuffer(bytes) // written (or failed): the fetched bytes are not kept in memory
       }
       await rename(temporary, this.#chunkPath(record.id))
     } catch (error) {

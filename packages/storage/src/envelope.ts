@@ -4,6 +4,7 @@
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { argumentOutOfRange, invalidArgumentType, StorageError } from './errors.ts'
+import { releaseBuffer } from './release-buffer.ts'
 
 export const ENVELOPE_KEY_LENGTH = 32
 export const ENVELOPE_NONCE_LENGTH = 12
@@ -56,7 +57,9 @@ export function encodeEnvelope(
   header.set(nonce, 4)
   header.writeUInt32LE(keyIdBytes.length, 4 + nonce.length)
   header.set(keyIdBytes, 8 + nonce.length)
-  return Buffer.concat([header, ciphertext, final, tag])
+  const envelope = Buffer.concat([header, ciphertext, final, tag])
+  releaseBuffer(ciphertext)
+  return envelope
 }
 
 /**
@@ -108,7 +111,9 @@ export function decodeEnvelope(
   })
   decipher.setAuthTag(parts.tag)
   try {
-    const plaintext = Buffer.concat([decipher.update(parts.ciphertext), decipher.final()])
+    const decrypted = decipher.update(parts.ciphertext)
+    const plaintext = Buffer.concat([decrypted, decipher.final()])
+    releaseBuffer(decrypted)
     return { plaintext, keyId: parts.keyId }
   } catch (error) {
     throw new StorageError(

@@ -9,6 +9,7 @@ import type { S3Client } from '@aws-sdk/client-s3'
 import { DEFAULT_KEY_ID, decodeEnvelope, ENVELOPE_KEY_LENGTH, encodeEnvelope } from './envelope.ts'
 import { invalidArgumentType, StorageError } from './errors.ts'
 import { objectKeyFor, objectLocation, parseObjectLocation } from './object-key.ts'
+import { releaseBuffer } from './release-buffer.ts'
 
 /** The environment variable read for the encryption key when no option gives one (64 hex chars). */
 export const ENCRYPTION_KEY_ENV = 'CHUNKTORRENT_ENCRYPTION_KEY'
@@ -221,6 +222,7 @@ export class RemoteTier {
     signal?: AbortSignal,
   ): Promise<{ location: string; size: number }> {
     const body = encodeEnvelope(plaintext, this.#key, { keyId: this.keyId })
+    const size = body.length
     try {
       await this.#client.send(
         new this.#sdk.PutObjectCommand({
@@ -234,8 +236,11 @@ export class RemoteTier {
       )
     } catch (error) {
       throw remoteError(error, `Uploading chunk ${chunkId} to ${this.locationFor(chunkId)}`)
+    } finally {
+      // The request is over (the SDK retries nothing: maxAttempts 1): its body is no longer read.
+      releaseBuffer(body)
     }
-    return { location: this.locationFor(chunkId), size: body.length }
+    return { location: this.locationFor(chunkId), size }
   }
 
   /**
@@ -279,6 +284,8 @@ export class RemoteTier {
         throw new StorageError(error.code, `The object ${location}: ${error.message}`, { cause: error })
       }
       throw error
+    } finally {
+      releaseBuffer(body) // decrypted (or refused): the envelope is not needed any more
     }
     if (plaintext.length !== expectedLength) {
       throw new StorageError(
