@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import { TorrentError, type TorrentInfo, type TorrentStatus } from '@chunktorrent/ffi'
+import type { TorrentGeometry } from '@chunktorrent/storage'
 import { torrentGeometry } from './geometry-of.ts'
 import type { TorrentClientInternals } from './internals.ts'
 
@@ -54,6 +55,7 @@ export interface ReadStreamOptions {
 export class Torrent extends EventEmitter<TorrentEvents> {
   readonly infoHash: string
   #info: TorrentInfo | undefined
+  #geometry: TorrentGeometry | undefined
   #files: TorrentFile[] = []
   readonly #client: TorrentClientInternals
   /** Pieces verified and stored (from the storage at add, then from piece events). */
@@ -95,6 +97,12 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   get info(): TorrentInfo | undefined {
     return this.#info
+  }
+
+  /** The piece and chunk arithmetic of this torrent (undefined until the metadata is here). */
+  get geometry(): TorrentGeometry | undefined {
+    if (this.#info !== undefined) this.#geometry ??= torrentGeometry(this.#info)
+    return this.#geometry
   }
 
   get state(): TorrentState {
@@ -209,7 +217,10 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       )
     }
     // The file's bytes [from, to) of the stream, as the pieces that cover them.
-    const spans = torrentGeometry(info).piecesOfRange(entry.offset + start, entry.offset + end + 1)
+    const spans = (this.geometry ?? torrentGeometry(info)).piecesOfRange(
+      entry.offset + start,
+      entry.offset + end + 1,
+    )
     const last = spans.at(-1)?.pieceIndex ?? 0
     const torrent = this
     const client = this.#client
@@ -285,6 +296,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** @internal */
   setInfo(info: TorrentInfo): void {
     this.#info = info
+    this.#geometry = undefined
     this.#files = info.files
       .filter((file) => !file.pad)
       .map((file) => ({ path: file.path, name: file.name, length: file.length, offset: file.offset }))

@@ -7,7 +7,6 @@ import { dirname, join, resolve, sep } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Torrent } from '@chunktorrent/client'
 import type { TorrentInfo } from '@chunktorrent/ffi'
-import { TorrentGeometry } from '@chunktorrent/storage'
 import { parseFileSelection, selectFiles } from '../arguments.ts'
 import { startEngine } from '../engine.ts'
 import { CliError } from '../errors.ts'
@@ -23,49 +22,17 @@ export interface ExportOptions extends RemoteFlags {
   files?: string[]
 }
 
-/** The pieces holding bytes [start, end) of the torrent, found through the geometry's piece bounds. */
-function piecesCovering(geometry: TorrentGeometry, start: number, end: number): number[] {
-  if (end <= start) return []
-  // The first piece whose end is past `start` (binary search over pieceBounds).
-  let low = 0
-  let high = geometry.pieceCount - 1
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if (geometry.pieceBounds(middle).end <= start) low = middle + 1
-    else high = middle
-  }
-  const pieces: number[] = []
-  for (let piece = low; piece < geometry.pieceCount && geometry.pieceBounds(piece).start < end; piece++) {
-    pieces.push(piece)
-  }
-  return pieces
-}
-
-function geometryOf(info: TorrentInfo): TorrentGeometry {
-  return TorrentGeometry.from({
-    infoHash: info.infoHash,
-    name: info.name,
-    pieceLength: info.pieceLength,
-    totalSize: info.length,
-    files: info.files.map((file) => ({
-      path: file.path,
-      length: file.length,
-      offset: file.offset,
-      pad: file.pad,
-    })),
-  })
-}
-
 /** Files (indexes into torrent.files) with a piece the store does not hold. */
 function incompleteFiles(torrent: Torrent, info: TorrentInfo, indexes: number[]): number[] {
   if (torrent.verified.size === info.pieceCount) return []
-  const geometry = geometryOf(info)
+  const geometry = torrent.geometry
+  if (geometry === undefined) return indexes
   return indexes.filter((index) => {
     const file = torrent.files[index]
     if (!file) return true
-    return piecesCovering(geometry, file.offset, file.offset + file.length).some(
-      (piece) => !torrent.verified.has(piece),
-    )
+    return geometry
+      .piecesOfRange(file.offset, file.offset + file.length)
+      .some(({ pieceIndex }) => !torrent.verified.has(pieceIndex))
   })
 }
 
