@@ -3,7 +3,8 @@
 // small cache limit, read-through, one fetch for concurrent reads, tampered objects, a dead endpoint,
 // restarts mid-upload, no needless re-upload, two stores sharing a bucket, and the key sources.
 // Deleting a torrent deletes its objects: in the background, recorded first, retried while the
-// endpoint is down, resumed after a restart, never another store's objects.
+// endpoint is down, resumed after a restart, never another store's objects. The cache limit while
+// writes outrun the uploads (a slow endpoint), and while the endpoint is down.
 
 import { randomBytes } from 'node:crypto'
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -61,6 +62,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   s3.mode = 'up'
+  s3.putDelayMs = 0
   for (const storage of stores.splice(0)) await storage.close()
   for (const path of directories.splice(0)) await rm(path, { recursive: true, force: true })
 })
@@ -815,5 +817,124 @@ describe('deleting a torrent with a remote tier', () => {
     await reopened.flushDeletions()
     expect(reopened.stats().remote).toMatchObject({ deletionsDone: 8, deletionsFailed: 0 })
     expect(await s3.listKeys(bucket)).toEqual([])
+  })
+})
+
+// The cache limit while writes outrun uploads (a download faster than the bucket): writes wait for
+// uploads and eviction so the cache stays within the limit plus one chunk, and stop waiting when
+// the endpoint is down (the limit is exceeded, with a warning).
+const LIMIT = 4 * CHUNK
+const LIMIT_TOTAL = 16 * CHUNK // 16 chunks, 64 pieces
+const LIMIT_PIECES = LIMIT_TOTAL / PIECE
+const LIMIT_HASH = 'd12fe1c06bba254a9dc9f519b335aa7c1367a88a'
+
+function openLimitedStore(options: { holdCacheLimit?: boolean } = {}): Promise<ChunkStorage> {
+  return openStore({ cacheLimitBytes: LIMIT, pinOpenTorrents: false, ...options }, { uploadConcurrency: 2 })
+}
+
+/** Writes and verifies every piece in order, 8 at a time (an engine's window), sampling the cache. */
+async function downloadAll(storage: ChunkStorage, torrent: TorrentStorage): Promise<number> {
+  let peak = 0
+  let next = 0
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < LIMIT_PIECES) {
+        const index = next++
+        await torrent.writePiece(index, pieceData(LIMIT_HASH, index, PIECE))
+        peak = Math.max(peak, storage.stats().bytesOnDisk)
+        await torrent.markVerified(index)
+      }
+    }),
+  )
+  return peak
+}
+
+/** Eviction brings the cache back to its limit within 10 s once the uploads are confirmed. */
+async function shrinksToLimit(storage: ChunkStorage): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (storage.stats().bytesOnDisk > LIMIT && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  expect(storage.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT)
+}
+
+async function expectAllReadBack(torrent: TorrentStorage): Promise<void> {
+  for (let index = 0; index < LIMIT_PIECES; index++) {
+    expect(
+      (await torrent.readPiece(index)).equals(pieceData(LIMIT_HASH, index, PIECE)),
+      `piece ${index}`,
+    ).toBe(true)
+  }
+}
+
+describe('ChunkStorage cache limit with a slow remote tier', () => {
+  it('holds the limit (plus one chunk) while writes outrun uploads, and loses nothing', async () => {
+    s3.putDelayMs = 100
+    const storage = await openLimitedStore()
+    const warnings: StorageWarning[] = []
+    storage.on('warning', (warning) => warnings.push(warning))
+    const torrent = await storage.openTorrent(simpleGeometry(LIMIT_HASH, PIECE, LIMIT_TOTAL))
+    const peak = await downloadAll(storage, torrent)
+    expect(peak).toBeLessThanOrEqual(LIMIT + CHUNK)
+    const stats = storage.stats()
+    expect(stats.remote?.writesDelayed).toBeGreaterThan(0)
+    expect(stats.bytesOnDisk).toBeLessThanOrEqual(LIMIT + CHUNK)
+    // Hovering at the limit (one chunk over at most) warns once, not at every crossing.
+    expect(warnings.filter((warning) => warning.code === 'ERR_CACHE_OVER_LIMIT').length).toBeLessThanOrEqual(
+      1,
+    )
+    s3.putDelayMs = 0
+    await storage.flushUploads()
+    expect(storage.stats().remote).toMatchObject({ objects: LIMIT_TOTAL / CHUNK, pendingUploads: 0 })
+    await expectAllReadBack(torrent)
+    expect(storage.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT + CHUNK)
+  })
+
+  it('with holdCacheLimit: false, writes never wait: the cache grows past the limit, then shrinks to it', async () => {
+    s3.putDelayMs = 100
+    const storage = await openLimitedStore({ holdCacheLimit: false })
+    const torrent = await storage.openTorrent(simpleGeometry(LIMIT_HASH, PIECE, LIMIT_TOTAL))
+    const peak = await downloadAll(storage, torrent)
+    expect(peak).toBeGreaterThan(LIMIT + CHUNK)
+    expect(storage.stats().remote?.writesDelayed).toBe(0)
+    s3.putDelayMs = 0
+    await storage.flushUploads()
+    await shrinksToLimit(storage)
+    await expectAllReadBack(torrent)
+  })
+
+  it('closes within the limit: the last uploads confirmed let their chunks go before close resolves', async () => {
+    const storage = await openLimitedStore()
+    const torrent = await storage.openTorrent(simpleGeometry(LIMIT_HASH, PIECE, LIMIT_TOTAL))
+    s3.mode = 'fail'
+    await downloadAll(storage, torrent) // uploads fail: the writes go past the limit
+    s3.mode = 'up'
+    await storage.flushUploads()
+    await storage.close()
+    stores.splice(stores.indexOf(storage), 1)
+    // Opened without the remote tier, the store evicts nothing: this is what close left on disk.
+    const reopened = await ChunkStorage.open({ directory: storage.directory })
+    stores.push(reopened)
+    expect(reopened.stats().bytesOnDisk).toBeLessThanOrEqual(LIMIT)
+  })
+
+  it('stops waiting when the endpoint is down: the writes complete past the limit, with a warning', async () => {
+    const storage = await openLimitedStore()
+    const warnings: StorageWarning[] = []
+    storage.on('warning', (warning) => warnings.push(warning))
+    s3.mode = 'fail'
+    const torrent = await storage.openTorrent(simpleGeometry(LIMIT_HASH, PIECE, LIMIT_TOTAL))
+    const started = performance.now()
+    await downloadAll(storage, torrent)
+    expect(performance.now() - started).toBeLessThan(8_000)
+    expect(storage.stats().bytesOnDisk).toBe(LIMIT_TOTAL)
+    expect(warnings.map((warning) => warning.code)).toEqual(
+      expect.arrayContaining(['ERR_REMOTE_UPLOAD_FAILING', 'ERR_CACHE_OVER_LIMIT']),
+    )
+    // The endpoint comes back: everything is uploaded and the cache shrinks to the limit.
+    s3.mode = 'up'
+    await storage.flushUploads()
+    await shrinksToLimit(storage)
+    await expectAllReadBack(torrent)
   })
 })
