@@ -547,16 +547,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
           })
         }
       }
-      const delay = Math.min(remote.retryMaxDelayMs, remote.retryBaseDelayMs * 2 ** Math.min(attempt, 20))
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, delay * (0.75 + Math.random() / 2))
-        function done() {
-          clearTimeout(timer)
-          signal.removeEventListener('abort', done)
-          resolve()
-        }
-        signal.addEventListener('abort', done)
-      })
+      await this.#retryDelay(remote, attempt, signal)
     }
   }
 

@@ -135,6 +135,32 @@ function query<T>(path: string, sql: string): T[] {
   }
 }
 
+/**
+ * Stores a and b on one bucket, each with a one-chunk cache: a holds INFO_HASH, b holds the same
+ * torrent and OTHER_HASH; every piece verified, every chunk uploaded (24 objects).
+ */
+async function twoStoresSharingTheBucket() {
+  const a = await openStore({ cacheLimitBytes: CHUNK })
+  const b = await ChunkStorage.open({
+    directory: await newDirectory(),
+    chunkSize: CHUNK,
+    cacheLimitBytes: CHUNK,
+    remote: remoteOptions(),
+  })
+  stores.push(b)
+  const ta = await a.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+  const tb = await b.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL)) // the same torrent in both
+  const tc = await b.openTorrent(simpleGeometry(OTHER_HASH, PIECE, TOTAL))
+  await Promise.all([
+    writeAndVerify(ta, range(PIECES)),
+    writeAndVerify(tb, range(PIECES)),
+    writeAndVerify(tc, range(PIECES)),
+  ])
+  await Promise.all([a.flushUploads(), b.flushUploads()])
+  expect(await s3.listKeys(bucket)).toHaveLength(24)
+  return { a, b, ta, tb, tc }
+}
+
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!condition()) {
@@ -491,25 +517,7 @@ describe('ChunkStorage with a remote tier', () => {
   })
 
   it('lets two stores share one bucket', async () => {
-    const a = await openStore({ cacheLimitBytes: CHUNK })
-    const otherDirectory = await newDirectory()
-    const b = await ChunkStorage.open({
-      directory: otherDirectory,
-      chunkSize: CHUNK,
-      cacheLimitBytes: CHUNK,
-      remote: remoteOptions(),
-    })
-    stores.push(b)
-    const ta = await a.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
-    const tb = await b.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL)) // the same torrent in both
-    const tc = await b.openTorrent(simpleGeometry(OTHER_HASH, PIECE, TOTAL))
-    await Promise.all([
-      writeAndVerify(ta, range(PIECES)),
-      writeAndVerify(tb, range(PIECES)),
-      writeAndVerify(tc, range(PIECES)),
-    ])
-    await Promise.all([a.flushUploads(), b.flushUploads()])
-    expect(await s3.listKeys(bucket)).toHaveLength(24)
+    const { a, b, ta, tb, tc } = await twoStoresSharingTheBucket()
     for (const torrent of [ta, tb, tc]) await torrent.close()
     await until(() => a.stats().bytesOnDisk <= CHUNK && b.stats().bytesOnDisk <= CHUNK, 'eviction')
     const ra = await a.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
@@ -704,25 +712,7 @@ describe('deleting a torrent with a remote tier', () => {
   })
 
   it('deletes only its own objects: another store sharing the bucket keeps all of its own', async () => {
-    const a = await openStore({ cacheLimitBytes: CHUNK })
-    const otherDirectory = await newDirectory()
-    const b = await ChunkStorage.open({
-      directory: otherDirectory,
-      chunkSize: CHUNK,
-      cacheLimitBytes: CHUNK,
-      remote: remoteOptions(),
-    })
-    stores.push(b)
-    const ta = await a.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
-    const tb = await b.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL)) // the same torrent in both
-    const tc = await b.openTorrent(simpleGeometry(OTHER_HASH, PIECE, TOTAL))
-    await Promise.all([
-      writeAndVerify(ta, range(PIECES)),
-      writeAndVerify(tb, range(PIECES)),
-      writeAndVerify(tc, range(PIECES)),
-    ])
-    await Promise.all([a.flushUploads(), b.flushUploads()])
-    expect(await s3.listKeys(bucket)).toHaveLength(24)
+    const { a, b, tb, tc } = await twoStoresSharingTheBucket()
     await a.deleteTorrent(INFO_HASH)
     await a.flushDeletions()
     expect(a.stats().remote).toMatchObject({ deletionsDone: 8, pendingDeletions: 0 })
@@ -738,7 +728,7 @@ describe('deleting a torrent with a remote tier', () => {
     await expectReadsBack(rc, range(PIECES))
     await b.close()
     stores.splice(stores.indexOf(b), 1)
-    const locations = query<{ location: string }>(otherDirectory, 'SELECT location FROM chunk_uploads')
+    const locations = query<{ location: string }>(b.directory, 'SELECT location FROM chunk_uploads')
     expect(locations.map((row) => row.location).sort()).toEqual(left.map((name) => `s3://${bucket}/${name}`))
   })
 
