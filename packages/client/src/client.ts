@@ -48,6 +48,11 @@ export interface AddOptions {
   peers?: string[]
   /** Download only these files (indexes into torrent.files). */
   files?: number[]
+  /**
+   * Start with no file selected, and download nothing until `torrent.selectFiles()` (for a magnet
+   * or an info hash whose files are chosen once the metadata is here). Implied by `files` there.
+   */
+  deselect?: boolean
   sequential?: boolean
   paused?: boolean
   /** Hash everything the storage holds for this torrent and repair its verified set. */
@@ -266,6 +271,10 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
     for (const piece of havePieces ?? []) torrent.verified.add(piece)
     const entry: Entry = { torrent, peers: options.peers ?? [], pending: new Set(), deadlines: new Set() }
     this.#entries.set(infoHash, entry)
+    // Files chosen once the metadata is here: none is downloaded before (the engine would request
+    // every piece the moment the metadata arrives, before selectFiles could say otherwise).
+    const deselect = options.deselect === true || (options.files !== undefined && resolved.kind !== 'torrent')
+    if (deselect) torrent.onDeselected()
     try {
       this.session.addTorrent({
         ...TorrentClient.#sessionSource(resolved),
@@ -274,6 +283,7 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
         ...(options.trackers && { trackers: options.trackers }),
         paused: options.paused === true,
         sequential: options.sequential === true,
+        deselected: deselect,
         ...(havePieces && { havePieces }),
         ...(options.files &&
           resolved.kind === 'torrent' && {
@@ -453,7 +463,12 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
         )
         break
       case 'torrent_finished':
-        void this.#settled(torrent.infoHash).then(() => torrent.onDone())
+        this.#finished(torrent)
+        break
+      case 'file_prio':
+        // A selectFiles is applied: finished already (its files were all here) or downloading.
+        torrent.onPrioritiesApplied()
+        this.#finished(torrent)
         break
       case 'torrent_checked': {
         // Tracked like a verification, so close() and seedFrom() wait for the repair.
@@ -563,10 +578,24 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       torrent.verified.clear()
       for (let piece = 0; piece < pieces.length; piece++) if (pieces[piece]) torrent.verified.add(piece)
     }
-    if (status.finished || status.seeding) {
-      // Not awaited: this reconciliation is itself one of the pending operations waited for.
-      void this.#settled(torrent.infoHash).then(() => torrent.onDone())
-    }
+    // Not awaited: this reconciliation is itself one of the pending operations waited for.
+    if (status.finished || status.seeding) this.#finished(torrent)
+  }
+
+  /**
+   * The engine said the torrent is finished: once the storage settled, and if it still is (a
+   * finish raised before a selectFiles that wants more does not count), the torrent is done.
+   */
+  #finished(torrent: Torrent): void {
+    void this.#settled(torrent.infoHash).then(() => {
+      let status: ReturnType<Session['status']>
+      try {
+        status = this.session.status(torrent.infoHash)
+      } catch {
+        return // removed meanwhile
+      }
+      if (status.finished || status.seeding) torrent.onDone()
+    })
   }
 
   #emitProgress(): void {

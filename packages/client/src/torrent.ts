@@ -63,6 +63,13 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   #state: TorrentState = 'metadata'
   #error: TorrentError | undefined
   #done = false
+  /** Added with no file selected, and selectFiles not called yet. */
+  #deselected = false
+  /**
+   * selectFiles calls the engine has not applied yet (a round trip through the disk backend): a
+   * finish reported meanwhile is about the old selection.
+   */
+  #priorityUpdates = 0
   #doneWaiters: Array<{ resolve(): void; reject(error: unknown): void }> = []
   #removed = false
 
@@ -179,6 +186,8 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** Downloads only these files (indexes into `files`); the others get priority 0. */
   selectFiles(indexes: number[]): void {
     const info = this.#requireInfo()
+    this.#deselected = false
+    this.#priorityUpdates++
     const wanted = new Set(indexes.map((index) => this.#libtorrentFileIndex(index)))
     this.#client.session.setFilePriorities(
       this.infoHash,
@@ -321,7 +330,19 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   /** @internal */
+  onDeselected(): void {
+    this.#deselected = true
+  }
+
+  /** @internal The engine applied a selectFiles (file_prio alert). */
+  onPrioritiesApplied(): void {
+    if (this.#priorityUpdates > 0) this.#priorityUpdates--
+  }
+
+  /** @internal */
   onDone(): void {
+    // Nothing selected yet, or a new selection on its way: finished with the old one is not done.
+    if (this.#deselected || this.#priorityUpdates > 0) return
     if (this.#done) return // torrent_finished and the check after it may both say so
     this.#done = true
     this.#setState('seeding')

@@ -207,6 +207,39 @@ describe('download into ChunkStorage', () => {
     }
   })
 
+  it('a magnet with files: nothing else is requested, even before the metadata is here', async () => {
+    const dir = await tempDir('select-magnet')
+    try {
+      // Small pieces and a fast loopback peer: without deselection, the engine requests every
+      // piece the moment the metadata arrives, before the selection can be applied.
+      const { torrent, seeder } = await seededTorrent(
+        dir.path,
+        'picks',
+        [
+          { path: 'one.bin', length: 400_000 },
+          { path: 'two.bin', length: 300_000 },
+        ],
+        { pieceLength: 16_384, seed: 25 },
+      )
+      const { storage, client } = await chunkClient(join(dir.path, 'store'))
+      const added = await client.add(`magnet:?xt=urn:btih:${torrent.info.infoHash}`, {
+        peers: [`127.0.0.1:${seeder.port}`],
+        files: [1],
+      })
+      await added.done({ signal: AbortSignal.timeout(45_000) })
+      const expected = await readFile(join(dir.path, 'source', 'picks', 'two.bin'))
+      expect((await collect(added.createReadStream('picks/two.bin'))).equals(expected)).toBe(true)
+      // Only the pieces holding two.bin (the one shared with one.bin included) were written.
+      const geometry = added.geometry!
+      const wanted = geometry.piecesOfRange(400_000, 700_000).length
+      expect(storage.stats().piecesWritten).toBe(wanted)
+      await client.close()
+      await seeder.stop()
+    } finally {
+      await dir.remove()
+    }
+  })
+
   it('createReadStream returns correct bytes of a middle file before the torrent completes', async () => {
     const dir = await tempDir('stream')
     try {

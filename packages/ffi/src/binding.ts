@@ -36,6 +36,7 @@ export interface NativeAddTorrent {
   seedMode?: boolean
   sequential?: boolean
   uploadMode?: boolean
+  deselected?: boolean
   havePieces?: number[]
   filePriorities?: number[]
   uploadLimit?: number

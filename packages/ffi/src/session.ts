@@ -26,6 +26,11 @@ export interface AddTorrentOptions {
   /** Trust that all data is there; pieces are verified when first requested. */
   seedMode?: boolean
   sequential?: boolean
+  /**
+   * Every file not given in `filePriorities` starts at priority 0 (don't download): for a magnet
+   * whose files are chosen once the metadata is here, so that nothing is requested before.
+   */
+  deselected?: boolean
   /** Pieces the storage already holds, verified (needs torrent bytes). */
   havePieces?: Iterable<number>
   filePriorities?: number[]
@@ -172,6 +177,7 @@ export class Session extends EventEmitter<SessionEvents> {
       paused: options.paused === true,
       seedMode: options.seedMode === true,
       sequential: options.sequential === true,
+      deselected: options.deselected === true,
       ...(options.havePieces && {
         havePieces: [...options.havePieces].map((piece) => checkInteger(piece, 'havePieces[]', 0)),
       }),

@@ -98,6 +98,8 @@ export async function download(
     torrent = await engine.client.add(source.kind === 'torrent' ? source.bytes : sourceText, {
       peers: settings.peers,
       ...(files && { files }),
+      // A selection for a magnet applies once the metadata is here; nothing is downloaded before.
+      ...(selection && source.kind !== 'torrent' && { deselect: true }),
       ...((options.sequential || cacheSmaller) && { sequential: true }),
     })
     const added = torrent

@@ -286,6 +286,9 @@ Napi::Value SessionWrap::AddTorrent(Napi::CallbackInfo const& info) {
   if (options.Get("seedMode").ToBoolean()) params.flags |= lt::torrent_flags::seed_mode;
   if (options.Get("sequential").ToBoolean()) params.flags |= lt::torrent_flags::sequential_download;
   if (options.Get("uploadMode").ToBoolean()) params.flags |= lt::torrent_flags::upload_mode;
+  // Files not covered by filePriorities start at priority 0 (for a magnet whose files are chosen
+  // once its metadata is here: nothing is requested before that).
+  if (options.Get("deselected").ToBoolean()) params.flags |= lt::torrent_flags::default_dont_download;
 
   if (options.Get("havePieces").IsArray()) {
     if (!params.ti) throw typeError(env, "ERR_INVALID_ARG_VALUE", "havePieces needs the torrent's metadata");
