@@ -210,6 +210,12 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       // Pieces are picked in 4 MiB extents of adjacent pieces, so chunks fill (and can be
       // uploaded and evicted) soon after they are started, instead of all chunks at once.
       piece_extent_affinity: true,
+      // Seeding: libtorrent's high-performance-seed send buffers, so that enough blocks are being
+      // read for each peer to cover the round trip of a piece read through the storage (measured:
+      // 190 -> 247 MB/s seeding from a ChunkStorage to one loopback leecher).
+      send_buffer_watermark: 3 * 1024 * 1024,
+      send_buffer_low_watermark: 1024 * 1024,
+      send_buffer_watermark_factor: 150,
       ...(options.downloadLimit !== undefined && { download_rate_limit: options.downloadLimit }),
       ...(options.uploadLimit !== undefined && { upload_rate_limit: options.uploadLimit }),
       ...(options.maxConnections !== undefined && { connections_limit: options.maxConnections }),
