@@ -123,6 +123,8 @@ interface ChunkRecord {
   /** Why the last datasync failed (its unverified pieces were forgotten). */
   syncError: Error | undefined
   activeWriters: number
+  /** Reads in flight (#readSpan): the chunk is not evicted meanwhile. */
+  activeReaders: number
   removal: Promise<void> | undefined
 }
 
@@ -780,6 +782,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.#remoteCounters.fetches++
     this.#accessTimes.set(record.id, Date.now())
     this.#fileCreated()
+    // A chunk fetched back has its copy in the bucket: eviction can make room again (a pass that
+    // found nothing earlier is not the last word while reads bring chunks back).
+    this.#evictionMayHelp = true
     this.#becomeLocal(record)
   }
 
@@ -877,6 +882,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         syncingSequence: 0,
         syncError: undefined,
         activeWriters: 0,
+        activeReaders: 0,
         removal: undefined,
       }
       state.chunks[chunk.chunk_index] = record
@@ -1211,6 +1217,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         syncingSequence: 0,
         syncError: undefined,
         activeWriters: 0,
+        activeReaders: 0,
         removal: undefined,
       }
       record = created
@@ -1645,62 +1652,78 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       this.#counters.cacheMisses++
       throw chunkMissing('unknown')
     }
-    let lease: FileLease | undefined = record.local ? this.#files.tryAcquire(record.id) : undefined
-    for (let attempt = 0; lease === undefined; attempt++) {
-      if (!record.local) {
-        this.#counters.cacheMisses++
-        // Read-through: an evicted chunk with a remote copy is fetched back into the cache.
-        if (!record.uploaded || attempt > 1) throw chunkMissing(record.id)
-        if (this.#remote === undefined) {
+    // A chunk with a read in flight is not evicted under it (a read-through fetch, then eviction
+    // before the read opens the file, would otherwise make concurrent reads thrash and fail).
+    record.activeReaders++
+    try {
+      let lease: FileLease | undefined = record.local ? this.#files.tryAcquire(record.id) : undefined
+      for (let attempt = 0; lease === undefined; attempt++) {
+        if (!record.local) {
+          this.#counters.cacheMisses++
+          // Read-through: an evicted chunk with a remote copy is fetched back into the cache.
+          if (!record.uploaded || attempt > 1) throw chunkMissing(record.id)
+          if (this.#remote === undefined) {
+            throw new StorageError(
+              'ERR_CHUNK_MISSING',
+              `Chunk ${record.id} not in cache (its copy is in the remote tier: open the store with the remote option)`,
+            )
+          }
+          await this.#fetchChunk(record)
+          continue
+        }
+        try {
+          lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
+        } catch (error) {
+          if (!isNotFound(error)) throw toStorageError(error, `Opening chunk ${record.id}`)
+          // The parity rule: a chunk whose file is gone loses its cache entry and reports a miss.
+          this.#evictEntry(record)
+          if (!record.uploaded) {
+            this.#counters.cacheMisses++
+            this.#chunkLost(state, record)
+            throw chunkMissing(record.id)
+          }
+        }
+      }
+      this.#counters.cacheHits++
+      let done = 0
+      try {
+        while (done < length) {
+          const { bytesRead } = await lease.handle.read(
+            output,
+            outputOffset + done,
+            length - done,
+            position + done,
+          )
+          if (bytesRead === 0) break
+          done += bytesRead
+        }
+      } catch (error) {
+        throw toStorageError(error, `Reading chunk ${record.id}`)
+      } finally {
+        lease.release()
+      }
+      if (done < length) {
+        if (strict) {
           throw new StorageError(
-            'ERR_CHUNK_MISSING',
-            `Chunk ${record.id} not in cache (its copy is in the remote tier: open the store with the remote option)`,
+            'ERR_CHUNK_TRUNCATED',
+            `Chunk ${record.id} ends ${length - done} bytes short of the verified data it should hold`,
           )
         }
-        await this.#fetchChunk(record)
-        continue
+        output.fill(0, outputOffset + done, outputOffset + length)
       }
-      try {
-        lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
-      } catch (error) {
-        if (!isNotFound(error)) throw toStorageError(error, `Opening chunk ${record.id}`)
-        // The parity rule: a chunk whose file is gone loses its cache entry and reports a miss.
-        this.#evictEntry(record)
-        if (!record.uploaded) {
-          this.#counters.cacheMisses++
-          this.#chunkLost(state, record)
-          throw chunkMissing(record.id)
-        }
-      }
-    }
-    this.#counters.cacheHits++
-    let done = 0
-    try {
-      while (done < length) {
-        const { bytesRead } = await lease.handle.read(
-          output,
-          outputOffset + done,
-          length - done,
-          position + done,
-        )
-        if (bytesRead === 0) break
-        done += bytesRead
-      }
-    } catch (error) {
-      throw toStorageError(error, `Reading chunk ${record.id}`)
+      this.#accessTimes.set(record.id, Date.now())
     } finally {
-      lease.release()
+      this.#readDone(record)
     }
-    if (done < length) {
-      if (strict) {
-        throw new StorageError(
-          'ERR_CHUNK_TRUNCATED',
-          `Chunk ${record.id} ends ${length - done} bytes short of the verified data it should hold`,
-        )
-      }
-      output.fill(0, outputOffset + done, outputOffset + length)
+  }
+
+  #readDone(record: ChunkRecord): void {
+    record.activeReaders--
+    // Eviction skipped this chunk while it was read: it may go now.
+    if (record.activeReaders === 0 && record.uploaded && this.#isOverLimit()) {
+      this.#evictionMayHelp = true
+      this.#checkLimits()
     }
-    this.#accessTimes.set(record.id, Date.now())
   }
 
   async #clearPiece(state: TorrentState, index: number): Promise<void> {
@@ -1880,7 +1903,13 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         const owner = this.#chunkOwners.get(candidate.id)
         if (owner !== undefined) {
           const { record } = owner
-          if (record.activeWriters > 0 || record.removal !== undefined || !record.local || !record.uploaded)
+          if (
+            record.activeWriters > 0 ||
+            record.activeReaders > 0 ||
+            record.removal !== undefined ||
+            !record.local ||
+            !record.uploaded
+          )
             continue
           this.#evictEntry(record)
         } else {

@@ -316,6 +316,19 @@ describe('ChunkStorage with a remote tier', () => {
     await expectReadsBack(torrent, range(4))
   })
 
+  it('evicts again what concurrent reads fetched back while an eviction ran', async () => {
+    const storage = await openStore({ cacheLimitBytes: CHUNK, pinOpenTorrents: false })
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await writeAndVerify(torrent, range(PIECES))
+    await storage.flushUploads()
+    await until(() => storage.stats().bytesOnDisk <= CHUNK, 'eviction after the uploads')
+    // Every chunk read back at once: fetches land while eviction passes run.
+    const reads = await Promise.all(range(PIECES).map((index) => torrent.readPiece(index)))
+    expect(reads.every((bytes, index) => bytes.equals(pieceData(INFO_HASH, index, PIECE)))).toBe(true)
+    expect(storage.stats().remote?.fetches).toBeGreaterThanOrEqual(7)
+    await until(() => storage.stats().bytesOnDisk <= CHUNK, 'eviction after the reads', 5_000)
+  })
+
   it('reads evicted chunks through from the bucket and puts them back in the cache', async () => {
     const storage = await evictedStore(2)
     const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
