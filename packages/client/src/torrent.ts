@@ -108,7 +108,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
 
   /** The piece and chunk arithmetic of this torrent (undefined until the metadata is here). */
   get geometry(): TorrentGeometry | undefined {
-    if (this.#info !== undefined) this.#geometry ??= torrentGeometry(this.#info)
+    return this.#info === undefined ? undefined : this.#geometryOf(this.#info)
+  }
+
+  #geometryOf(info: TorrentInfo): TorrentGeometry {
+    this.#geometry ??= torrentGeometry(info)
     return this.#geometry
   }
 
@@ -226,10 +230,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       )
     }
     // The file's bytes [from, to) of the stream, as the pieces that cover them.
-    const spans = (this.geometry ?? torrentGeometry(info)).piecesOfRange(
-      entry.offset + start,
-      entry.offset + end + 1,
-    )
+    const spans = this.#geometryOf(info).piecesOfRange(entry.offset + start, entry.offset + end + 1)
     const last = spans.at(-1)?.pieceIndex ?? 0
     const torrent = this
     const client = this.#client

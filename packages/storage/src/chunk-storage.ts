@@ -1413,13 +1413,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     ) {
       const remaining = deadline - performance.now()
       if (remaining <= 0) return
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(finish, remaining)
-        function finish() {
-          clearTimeout(timer)
-          resolve()
-        }
-        this.#writeFinished = finish
+      await wakeableDelay(remaining, (wake) => {
+        this.#writeFinished = wake
       })
       this.#writeFinished = undefined
     }
@@ -1861,13 +1856,14 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     return this.#localBytes > this.cacheLimitBytes || this.#localChunks > this.cacheLimitChunks
   }
 
+  /** Another local chunk of `bytes` would take the cache past a limit. */
+  #lacksRoomFor(bytes: number): boolean {
+    return this.#localBytes + bytes > this.cacheLimitBytes || this.#localChunks + 1 > this.cacheLimitChunks
+  }
+
   /** Over a limit, or without the room a waiting write needs for its new chunk. */
   #needsEviction(): boolean {
-    if (this.#roomWanted === 0) return this.#isOverLimit()
-    return (
-      this.#localBytes + this.#roomWanted > this.cacheLimitBytes ||
-      this.#localChunks + 1 > this.cacheLimitChunks
-    )
+    return this.#roomWanted === 0 ? this.#isOverLimit() : this.#lacksRoomFor(this.#roomWanted)
   }
 
   #refreshLimitState(): void {
@@ -1949,26 +1945,25 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     this.#wakeRoomWaiters()
   }
 
-  /**
-   * Holds the cache limit while a torrent larger than the cache downloads: before a new chunk file
-   * is created in a full cache, the write waits for uploads to confirm and eviction to make room,
-   * so that the download runs at the pace of the uploads. It waits only while that can help: with
-   * a remote tier, open torrents not pinning their chunks, uploads queued or running, and the
-   * endpoint answering (an upload confirmed within ROOM_STALL_MS). When uploads fail or hang
-   * (endpoint down) or nothing is left to upload, the write goes ahead and the cache grows past
-   * the limit, with the ERR_CACHE_OVER_LIMIT warning.
-   */
-  /**
-   * Makes a chunk local before its file is created: after #waitForRoom, in the same turn as the
-   * decision that there is room, so that writers woken together do not all take the same room.
-   */
+  /** Makes a chunk local before its file is created, once there is room for it if the limit is held. */
   async #admitChunk(record: ChunkRecord): Promise<void> {
     if (this.#remote !== undefined && !this.pinOpenTorrents && this.holdCacheLimit) {
       await this.#waitForRoom(record)
+    } else {
+      this.#becomeLocal(record)
     }
-    if (!record.local) this.#becomeLocal(record)
   }
 
+  /**
+   * Holds the cache limit while a torrent larger than the cache downloads: before a new chunk file
+   * is created in a full cache, the write evicts for it, then waits for uploads to confirm and
+   * eviction to make room, so that the download runs at the pace of the uploads. It waits only
+   * while that can help (verifications, commits, uploads or an eviction under way) and the
+   * endpoint answers (an upload confirmed within ROOM_STALL_MS). When uploads fail or hang, or
+   * nothing under way could free room, the write goes ahead and the cache grows past the limit,
+   * with the ERR_CACHE_OVER_LIMIT warning. The chunk becomes local in the same turn as the last
+   * check, so that writers woken together do not all take the same room.
+   */
   async #waitForRoom(record: ChunkRecord): Promise<void> {
     const started = performance.now()
     this.#roomWaiting++
@@ -1999,19 +1994,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         this.#uploadQueue.size > 0 ||
         this.#uploadsRunning > 0 ||
         this.#eviction !== undefined) &&
-      (this.#localBytes + record.length > this.cacheLimitBytes ||
-        this.#localChunks + 1 > this.cacheLimitChunks)
+      this.#lacksRoomFor(record.length)
     ) {
       if (!delayed) this.#remoteCounters.writesDelayed++
       delayed = true
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ROOM_RECHECK_MS)
-        function done() {
-          clearTimeout(timer)
-          resolve()
-        }
-        this.#roomWaiters.push(done)
-      })
+      await wakeableDelay(ROOM_RECHECK_MS, (wake) => this.#roomWaiters.push(wake))
       this.#checkLimits()
     }
     // The room is taken in the same turn as the last check, before any other waiter runs.
@@ -2054,6 +2041,18 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     const hook = testHooks.get(this)?.[point]
     if (hook !== undefined) await hook()
   }
+}
+
+/** Resolves after `milliseconds`, or as soon as the function handed to `register` is called. */
+function wakeableDelay(milliseconds: number, register: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(wake, milliseconds)
+    function wake() {
+      clearTimeout(timer)
+      resolve()
+    }
+    register(wake)
+  })
 }
 
 /** The handle the engine holds for one open torrent of a ChunkStorage. */
