@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { ChunkIndex, type RemoteDeletion, type TorrentRow } from './chunk-index.ts'
 import { DrainWaiters } from './drain-waiters.ts'
 import { argumentOutOfRange, invalidArgumentType, StorageError, toStorageError } from './errors.ts'
-import { FileHandleCache, type FileLease } from './file-handles.ts'
+import { FileHandleCache, type FileLease, readFully } from './file-handles.ts'
 import {
   DEFAULT_CHUNK_SIZE,
   type PieceRange,
@@ -152,6 +152,7 @@ interface TorrentOperations {
   verifiedPieces(state: TorrentState): Promise<number[]>
   clearPiece(state: TorrentState, index: number): Promise<void>
   readUnverifiedPiece(state: TorrentState, index: number): Promise<Buffer | null>
+  readPieceInto(state: TorrentState, index: number, target: Uint8Array, offset?: number): Promise<number>
   hashPiece(state: TorrentState, index: number, algorithm: HashAlgorithm): Promise<Buffer | null>
   close(state: TorrentState): Promise<void>
 }
@@ -265,6 +266,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     verifiedPieces: (state) => this.#track(state, () => this.#verifiedPieces(state)),
     clearPiece: (state, index) => this.#track(state, () => this.#clearPiece(state, index)),
     readUnverifiedPiece: (state, index) => this.#track(state, () => this.#readUnverifiedPiece(state, index)),
+    readPieceInto: (state, index, target, offset) =>
+      this.#track(state, () => this.#readPieceInto(state, index, target, offset)),
     hashPiece: (state, index, algorithm) =>
       this.#track(state, () => this.#hashPiece(state, index, algorithm)),
     close: (state) => this.#closeTorrent(state, true),
@@ -1566,12 +1569,45 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     state.geometry.assertPieceIndex(index)
     if (state.verified[index] === 0) throw pieceNotFound(index)
     const range = state.geometry.readRange(index, offset, length)
-    return state.locks.shared(index, async () => {
-      if (state.verified[index] === 0) throw pieceNotFound(index)
-      const output = Buffer.allocUnsafe(range.length)
-      if (range.length > 0) await this.#readInto(state, index, range, output, true)
-      this.#counters.bytesRead += range.length
-      return output
+    const output = Buffer.allocUnsafe(range.length)
+    await this.#readVerified(state, index, range, output)
+    return output
+  }
+
+  async #readPieceInto(state: TorrentState, index: number, target: Uint8Array, offset = 0): Promise<number> {
+    state.geometry.assertPieceIndex(index)
+    if (!(target instanceof Uint8Array)) throw invalidArgumentType('The read target must be a Uint8Array')
+    if (state.verified[index] === 0) throw pieceNotFound(index)
+    const whole = state.geometry.readRange(index, offset, 0)
+    const range = { offset: whole.offset, length: Math.min(whole.length, target.byteLength) }
+    await this.#readVerified(state, index, range, target)
+    return range.length
+  }
+
+  /**
+   * Reads `range` of a verified piece into `output` under a shared hold of the piece: taken at once
+   * when nobody re-writes or clears it (the hot path: no queueing, no closure promise), else queued.
+   */
+  #readVerified(state: TorrentState, index: number, range: PieceRange, output: Uint8Array): Promise<void> {
+    const read = (): Promise<void> => {
+      if (state.verified[index] === 0) return Promise.reject(pieceNotFound(index))
+      const reading = range.length > 0 ? this.#readInto(state, index, range, output, true) : Promise.resolve()
+      return reading.then(() => {
+        this.#counters.bytesRead += range.length
+      })
+    }
+    const release = state.locks.tryShared(index)
+    if (release === undefined) return state.locks.shared(index, read)
+    let reading: Promise<void>
+    try {
+      reading = read()
+    } catch (error) {
+      release()
+      return Promise.reject(error)
+    }
+    return reading.then(release, (error: unknown) => {
+      release()
+      throw error
     })
   }
 
@@ -1599,11 +1635,12 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     return bytes === null ? null : createHash(algorithm).update(bytes).digest()
   }
 
-  async #readInto(
+  /** Fills `output` with `range` of the piece, one read per chunk it spans (may throw synchronously). */
+  #readInto(
     state: TorrentState,
     index: number,
     range: PieceRange,
-    output: Buffer,
+    output: Uint8Array,
     strict: boolean,
   ): Promise<void> {
     const end = range.offset + range.length
@@ -1631,13 +1668,13 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         ),
       )
     }
-    await Promise.all(reads)
+    return Promise.all(reads).then(() => {})
   }
 
   async #readSpan(
     state: TorrentState,
     record: ChunkRecord | undefined,
-    output: Buffer,
+    output: Uint8Array,
     outputOffset: number,
     length: number,
     position: number,
@@ -1682,16 +1719,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       this.#counters.cacheHits++
       let done = 0
       try {
-        while (done < length) {
-          const { bytesRead } = await lease.handle.read(
-            output,
-            outputOffset + done,
-            length - done,
-            position + done,
-          )
-          if (bytesRead === 0) break
-          done += bytesRead
-        }
+        done = await readFully(lease.handle, output, outputOffset, length, position)
       } catch (error) {
         throw toStorageError(error, `Reading chunk ${record.id}`)
       } finally {
@@ -2091,6 +2119,10 @@ class ChunkTorrentStorage implements TorrentStorage {
 
   readUnverifiedPiece(index: number): Promise<Buffer | null> {
     return this.#operations.readUnverifiedPiece(this.#state, index)
+  }
+
+  readPieceInto(index: number, target: Uint8Array, offset?: number): Promise<number> {
+    return this.#operations.readPieceInto(this.#state, index, target, offset)
   }
 
   hashPiece(index: number, algorithm: HashAlgorithm): Promise<Buffer | null> {

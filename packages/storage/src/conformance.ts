@@ -195,6 +195,51 @@ export function describeStorageConformance(
       }
     })
 
+    it('reads into caller memory when it offers readPieceInto', async () => {
+      for (let round = 0; round < 3; round++)
+        await readIntoRound(await storage.openTorrent(randomGeometry(integer, 'into')))
+    })
+
+    async function readIntoRound(torrent: TorrentStorage): Promise<void> {
+      if (!hasCapability(torrent, 'readPieceInto')) return
+      const { pieceCount } = torrent.geometry
+      const pieces = [0, pieceCount - 1, integer(pieceCount)]
+      await writeAndVerify(torrent, [...new Set(pieces)])
+      for (const index of pieces) {
+        const size = torrent.geometry.pieceSize(index)
+        const whole = pieceData(torrent.infoHash, index, size)
+        for (let attempt = 0; attempt < 12; attempt++) {
+          const offset = integer(size + 1)
+          const target = Buffer.alloc(integer(size + 20), 0xee)
+          const count = Math.min(target.length, size - offset)
+          expect(await torrent.readPieceInto(index, target, offset), `${offset}+${target.length}`).toBe(count)
+          expect(target.subarray(0, count).equals(whole.subarray(offset, offset + count))).toBe(true)
+          expect(target.subarray(count).every((byte) => byte === 0xee)).toBe(true)
+        }
+        // A view into a larger buffer is filled in place, not beside it.
+        const backing = new Uint8Array(size + 8).fill(1)
+        expect(await torrent.readPieceInto(index, backing.subarray(4, 4 + size))).toBe(size)
+        expect(Buffer.from(backing.subarray(4, 4 + size)).equals(whole)).toBe(true)
+        expect([...backing.subarray(0, 4), ...backing.subarray(4 + size)]).toEqual([1, 1, 1, 1, 1, 1, 1, 1])
+        expect(await torrent.readPieceInto(index, Buffer.alloc(4), size)).toBe(0)
+        await expectStorageError(
+          torrent.readPieceInto(index, Buffer.alloc(4), size + 1),
+          'ERR_OFFSET_OUT_OF_RANGE',
+          `Offset ${size + 1} exceeds piece size ${size}`,
+        )
+        await expectArgumentError(torrent.readPieceInto(index, Buffer.alloc(4), -1), RangeError)
+        await expectArgumentError(torrent.readPieceInto(index, 'bytes' as unknown as Uint8Array), TypeError)
+      }
+      const unverified = [...Array(pieceCount).keys()].find((index) => !pieces.includes(index))
+      if (unverified !== undefined) {
+        await expectStorageError(torrent.readPieceInto(unverified, Buffer.alloc(1)), 'ERR_PIECE_NOT_FOUND')
+      }
+      await expectStorageError(
+        torrent.readPieceInto(pieceCount, Buffer.alloc(1)),
+        'ERR_PIECE_INDEX_OUT_OF_RANGE',
+      )
+    }
+
     it('keeps written pieces unreadable until verified', async () => {
       const torrent = await storage.openTorrent(simpleGeometry(randomInfoHash(integer), 16_384, 16_384 * 5))
       const data = pieceData(torrent.infoHash, 2, 16_384)

@@ -4,7 +4,7 @@
 // must use the descriptor that wrote, to see write-back errors) unless the cache holds twice its
 // limit, and then `beforeClose` syncs them first.
 
-import { constants } from 'node:fs'
+import { constants, read } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
 
 interface Entry {
@@ -171,4 +171,31 @@ export class FileHandleCache {
     }
     while (this.#closing.size > 0) await Promise.all([...this.#closing])
   }
+}
+
+/**
+ * Reads `length` bytes at `position` of an open file into `output` from `outputOffset`, looping
+ * over short reads; resolves to the bytes read (fewer only at the end of the file). The callback
+ * API on the descriptor: one promise per call, not one per FileHandle.read (the read hot path).
+ * The caller keeps the handle open (holds its lease) until this settles.
+ */
+export function readFully(
+  handle: FileHandle,
+  output: Uint8Array,
+  outputOffset: number,
+  length: number,
+  position: number,
+): Promise<number> {
+  const { fd } = handle
+  return new Promise((resolve, reject) => {
+    let done = 0
+    const next = () =>
+      read(fd, output, outputOffset + done, length - done, position + done, (error, bytesRead) => {
+        if (error !== null) return reject(error)
+        done += bytesRead
+        if (bytesRead === 0 || done >= length) resolve(done)
+        else next()
+      })
+    next()
+  })
 }

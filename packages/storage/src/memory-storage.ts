@@ -233,15 +233,30 @@ export class MemoryStorage extends EventEmitter<StorageEvents> implements Storag
         throw new StorageError('ERR_PIECE_NOT_FOUND', `Piece mapping not found for piece ${index}`)
       }
       const range = torrent.geometry.readRange(index, offset, length)
-      const output = this.#copyPiece(torrent, index, range.offset, range.length)
+      const output = Buffer.alloc(range.length)
+      this.#copyPiece(torrent, index, range.offset, output)
       this.#counters.bytesRead += range.length
       return output
+    },
+    readPieceInto: (torrent, index, target, offset) => {
+      torrent.geometry.assertPieceIndex(index)
+      if (!(target instanceof Uint8Array)) throw invalidArgumentType('The read target must be a Uint8Array')
+      if (torrent.verified[index] === 0) {
+        throw new StorageError('ERR_PIECE_NOT_FOUND', `Piece mapping not found for piece ${index}`)
+      }
+      const range = torrent.geometry.readRange(index, offset, 0)
+      const length = Math.min(range.length, target.byteLength)
+      this.#copyPiece(torrent, index, range.offset, target.subarray(0, length))
+      this.#counters.bytesRead += length
+      return length
     },
     readUnverifiedPiece: (torrent, index) => {
       const size = torrent.geometry.pieceSize(index)
       if (torrent.written[index] === 0) return null
       this.#counters.bytesRead += size
-      return this.#copyPiece(torrent, index, 0, size)
+      const output = Buffer.alloc(size)
+      this.#copyPiece(torrent, index, 0, output)
+      return output
     },
     clearPiece: (torrent, index) => {
       const { geometry } = torrent
@@ -265,9 +280,9 @@ export class MemoryStorage extends EventEmitter<StorageEvents> implements Storag
     },
   }
 
-  #copyPiece(torrent: MemoryTorrent, index: number, offset: number, length: number): Buffer {
-    const output = Buffer.alloc(length)
-    const end = offset + length
+  /** Copies `output.byteLength` bytes of the piece, from `offset`, into `output`. */
+  #copyPiece(torrent: MemoryTorrent, index: number, offset: number, output: Uint8Array): void {
+    const end = offset + output.byteLength
     for (const span of torrent.geometry.chunksOfPiece(index)) {
       const from = Math.max(span.pieceOffset, offset)
       const to = Math.min(span.pieceOffset + span.end - span.start, end)
@@ -281,7 +296,6 @@ export class MemoryStorage extends EventEmitter<StorageEvents> implements Storag
       const chunkFrom = span.start + (from - span.pieceOffset)
       chunk.copy(output, from - offset, chunkFrom, chunkFrom + (to - from))
     }
-    return output
   }
 
   #unverify(torrent: MemoryTorrent, index: number): void {
@@ -325,6 +339,7 @@ interface MemoryOperations {
   markVerified(torrent: MemoryTorrent, index: number): void
   readPiece(torrent: MemoryTorrent, index: number, offset?: number, length?: number): Buffer
   readUnverifiedPiece(torrent: MemoryTorrent, index: number): Buffer | null
+  readPieceInto(torrent: MemoryTorrent, index: number, target: Uint8Array, offset?: number): number
   clearPiece(torrent: MemoryTorrent, index: number): void
   close(torrent: MemoryTorrent, handle: MemoryTorrentStorage): void
 }
@@ -376,6 +391,10 @@ class MemoryTorrentStorage implements TorrentStorage {
 
   readUnverifiedPiece(index: number): Promise<Buffer | null> {
     return this.#run(() => this.#operations.readUnverifiedPiece(this.#torrent, index))
+  }
+
+  readPieceInto(index: number, target: Uint8Array, offset?: number): Promise<number> {
+    return this.#run(() => this.#operations.readPieceInto(this.#torrent, index, target, offset))
   }
 
   async hashPiece(index: number, algorithm: HashAlgorithm): Promise<Buffer | null> {

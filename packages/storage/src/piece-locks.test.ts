@@ -48,4 +48,32 @@ describe('PieceLocks', () => {
     await expect(locks.exclusive(0, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
     expect(await locks.exclusive(0, async () => 'free')).toBe('free')
   })
+
+  it('takes a shared hold at once only when no writer holds or waits for the piece', async () => {
+    const locks = new PieceLocks()
+    const events: string[] = []
+    const release = locks.tryShared(2)
+    expect(release).toBeDefined()
+    locks.tryShared(3)!() // other pieces never wait
+    const writer = locks.exclusive(2, async () => {
+      events.push('write')
+    })
+    await Promise.resolve()
+    expect(events).toEqual([]) // the writer waits for the hold
+    expect(locks.tryShared(2)).toBeUndefined() // and a new reader queues behind the writer
+    release!()
+    await writer
+    expect(events).toEqual(['write'])
+    const again = locks.tryShared(2)
+    expect(again).toBeDefined()
+    again!()
+    // Exclusive holders exclude tryShared while they run.
+    const gate = deferred()
+    const holding = locks.exclusive(4, () => gate.promise)
+    await Promise.resolve()
+    expect(locks.tryShared(4)).toBeUndefined()
+    gate.resolve()
+    await holding
+    locks.tryShared(4)!()
+  })
 })

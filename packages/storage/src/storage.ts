@@ -190,10 +190,19 @@ export interface TorrentStorage {
   readUnverifiedPiece?(index: number): Promise<Buffer | null>
   /** The digest of the bytes stored for a written piece; null if nothing is written. */
   hashPiece?(index: number, algorithm: HashAlgorithm): Promise<Buffer | null>
+  /**
+   * Reads from a verified piece into the caller's memory, from `offset` (default 0):
+   * `min(target.byteLength, pieceSize - offset)` bytes, and resolves to that count. The same rules
+   * and errors as readPiece (an offset past the piece `ERR_OFFSET_OUT_OF_RANGE`, an unverified
+   * piece `ERR_PIECE_NOT_FOUND`), and a TypeError for a target that is not a Uint8Array. For an
+   * engine with its own read buffers: no allocation per read, no garbage left for the collector.
+   * Bytes of `target` past the count are left as they were; after a failure its content is undefined.
+   */
+  readPieceInto?(index: number, target: Uint8Array, offset?: number): Promise<number>
 }
 
 /** The optional methods a TorrentStorage may implement. */
-export type TorrentStorageCapability = 'readUnverifiedPiece' | 'hashPiece'
+export type TorrentStorageCapability = 'readUnverifiedPiece' | 'hashPiece' | 'readPieceInto'
 
 /**
  * Feature detection for optional capabilities: narrows the type when the backend implements the
