@@ -46,6 +46,9 @@
 //   BENCH_SEQUENTIAL=1                       download pieces in order (every variant; default off,
 //                                            as the CLI)
 //   BENCH_VERBOSE=1                          echo the children's and the seeder's output
+//   BENCH_CLIENT_OPTIONS='{"readCacheBytes":8388608}'
+//                                            extra TorrentClient options for every download (JSON;
+//                                            `settings` merged into the loopback ones), for experiments
 //   BENCH_WRITE_PATH=1                       also the storage write-path phases (no client, in this
 //                                            process): plain / remote / remote-hung / read-through,
 //                                            BENCH_WRITE_PATH_BYTES each (default 128 MiB)
@@ -62,7 +65,7 @@ import { createRequire } from 'node:module'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { Torrent } from '@chunktorrent/client'
+import type { ClientOptions, Torrent } from '@chunktorrent/client'
 import type { StorageStats } from '@chunktorrent/storage'
 import {
   buildStamps,
@@ -79,6 +82,7 @@ import {
   envBytes,
   envFlag,
   envInt,
+  envJson,
   envString,
   exitWithParent,
   formatBytes,
@@ -353,7 +357,12 @@ async function leechChild(argv: string[]): Promise<void> {
       ...(spec.holdCacheLimit !== undefined && { holdCacheLimit: spec.holdCacheLimit }),
     }),
   })
-  const client = await TorrentClient.newWithStorage(storage, loopbackClientOptions)
+  const experiment = envJson('BENCH_CLIENT_OPTIONS') as ClientOptions
+  const client = await TorrentClient.newWithStorage(storage, {
+    ...loopbackClientOptions,
+    ...experiment,
+    settings: { ...loopbackClientOptions.settings, ...experiment.settings },
+  })
   const warnings: string[] = []
   client.on('warning', (warning) => warnings.push(String((warning as { code?: unknown }).code ?? warning)))
   const torrentBytes = readFileSync(spec.torrentPath)

@@ -39,7 +39,7 @@ export interface ClientOptions {
   progressInterval?: number
   /** Any libtorrent setting by name, applied last. */
   settings?: Settings
-  /** Bytes of recently stored or read pieces kept in native memory for peers (default 64 MiB). */
+  /** Bytes of recently stored or read pieces kept in native memory for peers (default 16 MiB; never less than four of the largest pieces). */
   readCacheBytes?: number
 }
 

@@ -62,7 +62,7 @@ export interface WaitOptions {
 }
 
 export interface SessionOptions {
-  /** Bytes of recently stored or read pieces kept in native memory for serving peers (default 64 MiB). */
+  /** Bytes of recently stored or read pieces kept in native memory for serving peers (default 16 MiB; never less than four of the largest pieces). */
   readCacheBytes?: number
 }
 

@@ -7,6 +7,7 @@ import {
   type DiskIo,
   parseTorrent,
   Session,
+  type SessionOptions,
   SessionParams,
   type Settings,
   type TorrentInfo,
@@ -27,10 +28,10 @@ export const loopbackSettings: Settings = {
   user_agent: 'chunktorrent-test',
 }
 
-export function jsSession(diskIo: DiskIo, settings: Settings = {}): Session {
+export function jsSession(diskIo: DiskIo, settings: Settings = {}, options: SessionOptions = {}): Session {
   const params = new SessionParams({ settings: { ...loopbackSettings, ...settings } })
   params.setDiskIoConstructor(diskIo)
-  return new Session(params)
+  return new Session(params, options)
 }
 
 export const tempDir = tempDirectory

@@ -8,7 +8,7 @@ import {
   startLibtorrentPeer,
 } from '@chunktorrent/test-peers'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { MemoryDiskIo, type Session } from '../src/index.ts'
+import { MemoryDiskIo, type Session, type SessionOptions } from '../src/index.ts'
 import { flatStream, jsSession, makeTorrent, pieceOf, type TestTorrent, tempDir } from './helpers.ts'
 
 let session: Session | undefined
@@ -21,6 +21,7 @@ afterAll(() => killAllChildren())
 /** A MemoryDiskIo already holding every piece, and a session seeding from it. */
 async function seedFromMemory(
   torrent: TestTorrent,
+  options: SessionOptions = {},
 ): Promise<{ session: Session; disk: MemoryDiskIo; reads: () => number }> {
   const stream = await flatStream(torrent)
   const disk = new MemoryDiskIo()
@@ -34,7 +35,7 @@ async function seedFromMemory(
     reads++
     return readPiece(job)
   }
-  const seeding = jsSession(disk)
+  const seeding = jsSession(disk, {}, options)
   seeding.addTorrent({
     torrent: torrent.bytes,
     savePath: '/nonexistent',
@@ -76,6 +77,37 @@ describe('seeding from a JavaScript backend', () => {
       expect(differences).toEqual([])
       expect(seeded.reads()).toBeGreaterThan(0)
       expect(seeded.reads()).toBeLessThanOrEqual(torrent.info.pieceCount)
+      await leecher.stop()
+    } finally {
+      await dir.remove()
+    }
+  })
+
+  it('a read cache smaller than a piece still fetches each piece once, not once per block', async () => {
+    const dir = await tempDir('seed-small-cache')
+    try {
+      // 1 MiB pieces (64 blocks each) against readCacheBytes 0: the cache keeps a few pieces anyway.
+      const torrent = await makeTorrent(
+        join(dir.path, 'source'),
+        'big-pieces',
+        [{ path: 'big.bin', length: 6 * 1_048_576 + 12_345 }],
+        { pieceLength: 1_048_576, version: 'v1', seed: 9 },
+      )
+      const seeded = await seedFromMemory(torrent, { readCacheBytes: 0 })
+      session = seeded.session
+      const leecher = await startLibtorrentPeer({
+        torrent: torrent.bytes,
+        savePath: join(dir.path, 'leecher'),
+        role: 'leech',
+        connect: [`127.0.0.1:${session.listenPort()}`],
+      })
+      await leecher.done(45_000)
+      expect(
+        await compareTrees(join(dir.path, 'source', 'big-pieces'), join(dir.path, 'leecher', 'big-pieces')),
+      ).toEqual([])
+      // Once per piece, or a few again after eviction; without the floor it was once per block (64x).
+      expect(seeded.reads()).toBeGreaterThanOrEqual(torrent.info.pieceCount)
+      expect(seeded.reads()).toBeLessThanOrEqual(2 * torrent.info.pieceCount)
       await leecher.stop()
     } finally {
       await dir.remove()

@@ -261,6 +261,7 @@ void PieceCache::put(std::uint64_t key, PieceBufferPtr buffer) {
   Entry entry;
   entry.buffer = std::move(buffer);
   totalBytes_ += entry.buffer->size();
+  largestPiece_ = std::max<std::int64_t>(largestPiece_, entry.buffer->size());
   if (entry.buffer->state == PieceBuffer::State::Clean) {
     lru_.push_front(key);
     entry.lru = lru_.begin();
@@ -315,7 +316,10 @@ std::int64_t PieceCache::bytes() const {
 }
 
 void PieceCache::evictLocked() {
-  while (cleanBytes_ > limit_ && !lru_.empty()) {
+  // Never below a few of the largest pieces: a piece being served block by block must stay, or
+  // every block of it would fetch the whole piece from JavaScript again.
+  std::int64_t const limit = std::max(limit_, kMinCachedPieces * largestPiece_);
+  while (cleanBytes_ > limit && !lru_.empty()) {
     std::uint64_t const victim = lru_.back();
     auto it = entries_.find(victim);
     unlinkLocked(it->second);

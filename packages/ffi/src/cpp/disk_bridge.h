@@ -157,8 +157,13 @@ class HashPool {
   bool stopping_ = false;
 };
 
+// The clean-piece LRU's default size, and the floor of its limit in pieces of the largest size seen.
+constexpr std::int64_t kDefaultReadCacheBytes = 16 << 20;
+constexpr std::int64_t kMinCachedPieces = 4;
+
 // Whole pieces in native memory: the write-back buffer of pieces being downloaded or stored, and
-// a bounded LRU of clean pieces (recently stored or read back) for serving peers.
+// a bounded LRU of clean pieces (recently stored or read back) for serving peers (its limit, but
+// never less than kMinCachedPieces of the largest piece it has held).
 class PieceCache {
  public:
   static std::uint64_t key(int storage, int piece) {
@@ -185,7 +190,8 @@ class PieceCache {
   std::list<std::uint64_t> lru_;  // front = most recent
   std::int64_t cleanBytes_ = 0;
   std::int64_t totalBytes_ = 0;
-  std::int64_t limit_ = 64 << 20;
+  std::int64_t limit_ = kDefaultReadCacheBytes;
+  std::int64_t largestPiece_ = 0;
 };
 
 struct BridgeStats {

@@ -96,7 +96,7 @@ SessionWrap::SessionWrap(Napi::CallbackInfo const& info) : Napi::ObjectWrap<Sess
   Napi::Object options = info[2].As<Napi::Object>();
   bool const jsDisk = options.Get("jsDisk").ToBoolean();
   std::int64_t const readCacheBytes =
-      options.Get("readCacheBytes").IsNumber() ? options.Get("readCacheBytes").As<Napi::Number>().Int64Value() : (64 << 20);
+      options.Get("readCacheBytes").IsNumber() ? options.Get("readCacheBytes").As<Napi::Number>().Int64Value() : kDefaultReadCacheBytes;
 
   state_ = std::make_shared<SessionState>();
   state_->owner = this;
