@@ -5,7 +5,8 @@
 //
 // Each measured phase runs in its own child process (fs write, store write, fs read, store read),
 // so every phase starts from the same state and reports its own peak RSS; rounds alternate the
-// order and the best time of each phase is kept, which damps a noisy disk.
+// order and the best time of each phase is kept, which damps a noisy disk. Before each phase a
+// `sync` writes back what the previous one left dirty, so no phase pays for another's writeback.
 //
 // The plain fs side writes the pieces with positional writes and ends with one fsync (durable, like
 // the store). The store side bounds the pieces in flight (writes) like an engine bounds its piece
@@ -199,6 +200,13 @@ function inChild(
   })
 }
 
+/** `sync`: writes every dirty page of the system back to disk. */
+function flushDirtyPages(): Promise<void> {
+  return new Promise((resolveSync, reject) => {
+    execFile('sync', (error) => (error === null ? resolveSync() : reject(error)))
+  })
+}
+
 async function diskBytes(path: string): Promise<{ allocated: number; apparent: number }> {
   const info = await lstat(path)
   if (!info.isDirectory()) return { allocated: info.blocks * 512, apparent: info.size }
@@ -243,6 +251,9 @@ async function benchOne(pieceLength: number, poolSize: number) {
           ]
     const results = new Map<Phase, PhaseResult>()
     for (const phase of order.flat()) {
+      // Every phase starts with no dirty pages left by the one before (untimed): otherwise the
+      // kernel's writeback of the previous gigabyte lands on whichever phase runs next.
+      await flushDirtyPages()
       const result = await inChild(phase, pieceLength, directory, poolSize)
       results.set(phase, result)
       peakRss[phase] = Math.max(peakRss[phase], result.peakRssMB)
