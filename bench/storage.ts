@@ -5,8 +5,10 @@
 //
 // Each measured phase runs in its own child process (fs write, store write, fs read, store read),
 // so every phase starts from the same state and reports its own peak RSS; rounds alternate the
-// order and the best time of each phase is kept, which damps a noisy disk. Before each phase a
-// `sync` writes back what the previous one left dirty, so no phase pays for another's writeback.
+// order and the best time of each phase is kept, which damps a noisy disk (the ratios of those
+// bests are judged against the targets; the median of each round's own ratio is printed beside
+// them). Before each phase a `sync` writes back what the previous one left dirty, so no phase pays
+// for another's writeback.
 //
 // The plain fs side writes the pieces with positional writes and ends with one fsync (durable, like
 // the store). The store side bounds the pieces in flight (writes) like an engine bounds its piece
@@ -220,6 +222,12 @@ async function diskBytes(path: string): Promise<{ allocated: number; apparent: n
   return { allocated, apparent }
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
 const megabytesPerSecond = (milliseconds: number) => payload / 1e6 / (milliseconds / 1000)
 const round = (value: number, digits = 3) => Number(value.toFixed(digits))
 
@@ -233,6 +241,8 @@ async function benchOne(pieceLength: number, poolSize: number) {
     storeRead: Infinity,
   }
   const peakRss = { 'fs-write': 0, 'store-write': 0, 'fs-read': 0, 'store-read': 0 }
+  // Each round's store/fs ratios (the phases of one round run back to back, in alternating order).
+  const pairRatios = { write: [] as number[], read: [] as number[] }
   let mismatches = 0
   let disk = { allocated: 0, apparent: 0 }
   let chunks = 0
@@ -264,6 +274,8 @@ async function benchOne(pieceLength: number, poolSize: number) {
     best.storeWrite = Math.min(best.storeWrite, results.get('store-write')!.milliseconds)
     best.fsRead = Math.min(best.fsRead, results.get('fs-read')!.milliseconds)
     best.storeRead = Math.min(best.storeRead, results.get('store-read')!.milliseconds)
+    pairRatios.write.push(fsWrite.milliseconds / results.get('store-write')!.milliseconds)
+    pairRatios.read.push(results.get('fs-read')!.milliseconds / results.get('store-read')!.milliseconds)
     mismatches += results.get('store-read')!.mismatches!
     if (results.get('store-read')!.checksum !== results.get('fs-read')!.checksum) mismatches++
     disk = await diskBytes(join(directory, 'store'))
@@ -281,10 +293,12 @@ async function benchOne(pieceLength: number, poolSize: number) {
     fsWriteNoSyncMBps: round(megabytesPerSecond(best.fsWritten), 1),
     storeWriteMBps: round(megabytesPerSecond(best.storeWrite), 1),
     writeRatio: round(best.fsWrite / best.storeWrite),
+    writeRatioPairMedian: round(median(pairRatios.write)),
     writeRatioNoSync: round(best.fsWritten / best.storeWrite),
     fsReadMBps: round(megabytesPerSecond(best.fsRead), 1),
     storeReadMBps: round(megabytesPerSecond(best.storeRead), 1),
     readRatio: round(best.fsRead / best.storeRead),
+    readRatioPairMedian: round(median(pairRatios.read)),
     diskBytes: disk.allocated,
     diskApparentBytes: disk.apparent,
     diskRatio: round(disk.allocated / payload, 4),
@@ -309,8 +323,8 @@ if (process.argv[2] === '--phase') {
       console.log(
         `${(pieceLength / 1024).toString().padStart(5)} KiB pieces x ${result.pieces}, ${poolSize} libuv threads: ` +
           `write ${result.storeWriteMBps} MB/s vs fs ${result.fsWriteMBps} MB/s (fsync at the end; ` +
-          `${result.fsWriteNoSyncMBps} without) = ${result.writeRatio}; ` +
-          `read ${result.storeReadMBps} MB/s vs fs ${result.fsReadMBps} MB/s = ${result.readRatio}; ` +
+          `${result.fsWriteNoSyncMBps} without) = ${result.writeRatio} (per round median ${result.writeRatioPairMedian}); ` +
+          `read ${result.storeReadMBps} MB/s vs fs ${result.fsReadMBps} MB/s = ${result.readRatio} (per round median ${result.readRatioPairMedian}); ` +
           `disk ${result.diskRatio} x payload; peak RSS store ${result.peakRssMB['store-write']}/${result.peakRssMB['store-read']} MB` +
           (result.mismatches > 0 ? `; ${result.mismatches} MISMATCHES` : ''),
       )
