@@ -53,6 +53,13 @@ export interface AddOptions {
    * or an info hash whose files are chosen once the metadata is here). Implied by `files` there.
    */
   deselect?: boolean
+  /**
+   * Pieces in order. Default: in order only when the storage has a remote tier and a cache limit
+   * smaller than the torrent (for a magnet, until its metadata says it fits): chunks then fill one
+   * after another, upload and leave the cache as the download goes, so the limit holds; out of
+   * order, the engine starts chunks all over the torrent and none can leave before it is complete.
+   * `false` keeps rarest first whatever the cache.
+   */
   sequential?: boolean
   paused?: boolean
   /** Hash everything the storage holds for this torrent and repair its verified set. */
@@ -87,6 +94,8 @@ interface Entry {
   /** markVerified calls in flight. */
   pending: Set<Promise<unknown>>
   deadlines: Set<number>
+  /** In order because the storage's cache is smaller than the torrent (AddOptions.sequential unset). */
+  sequentialForCache: boolean
 }
 
 const stateOf: Record<string, TorrentState> = {
@@ -160,6 +169,16 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       prioritize: (torrent, piece, last) => this.#prioritize(torrent, piece, last),
       readPiece: (torrent, piece, offset, length) => this.#readPiece(torrent, piece, offset, length),
     }
+  }
+
+  /**
+   * The storage has a remote tier and a cache limit below `length` bytes (or the length is not
+   * known yet): holding the limit then needs the pieces in order.
+   */
+  #cacheSmallerThan(length: number | undefined): boolean {
+    const stats = this.storage?.stats()
+    if (stats?.remote === undefined) return false
+    return length === undefined || length > stats.cacheLimitBytes
   }
 
   /** A client whose torrents live in `storage` (e.g. a ChunkStorage). */
@@ -275,7 +294,16 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       resolved.kind === 'torrent' ? resolved.info : undefined,
     )
     for (const piece of havePieces ?? []) torrent.verified.add(piece)
-    const entry: Entry = { torrent, peers: options.peers ?? [], pending: new Set(), deadlines: new Set() }
+    const sequentialForCache =
+      options.sequential === undefined &&
+      this.#cacheSmallerThan(resolved.kind === 'torrent' ? resolved.info.length : undefined)
+    const entry: Entry = {
+      torrent,
+      peers: options.peers ?? [],
+      pending: new Set(),
+      deadlines: new Set(),
+      sequentialForCache,
+    }
     this.#entries.set(infoHash, entry)
     // Files chosen once the metadata is here: none is downloaded before (the engine would request
     // every piece the moment the metadata arrives, before selectFiles could say otherwise).
@@ -288,7 +316,7 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
         ...(options.peers && { peers: options.peers }),
         ...(options.trackers && { trackers: options.trackers }),
         paused: options.paused === true,
-        sequential: options.sequential === true,
+        sequential: options.sequential === true || sequentialForCache,
         deselected: deselect,
         ...(havePieces && { havePieces }),
         ...(options.files &&
@@ -454,6 +482,11 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       case 'metadata_received': {
         const info = this.session.torrentInfo(torrent.infoHash)
         if (info) torrent.onMetadata(info)
+        // In order while the size was unknown; a torrent that fits in the cache goes rarest first.
+        if (info && entry.sequentialForCache && !this.#cacheSmallerThan(info.length)) {
+          entry.sequentialForCache = false
+          this.session.setTorrentOptions(torrent.infoHash, { sequential: false })
+        }
         break
       }
       case 'piece_finished':

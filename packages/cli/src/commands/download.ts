@@ -89,18 +89,14 @@ export async function download(
   const engine = await startEngine(output, { ...settings, create: true })
   let torrent: Torrent | undefined
   try {
-    // With a remote tier and a cache smaller than the torrent (or of a size still unknown), pieces
-    // in order: chunks then fill one after another, so they upload and leave the cache as the
-    // download goes, and the cache limit holds (out of order, every chunk starts at once).
-    const cacheSmaller =
-      settings.storeSettings.remote !== undefined &&
-      (source.kind !== 'torrent' || source.info.length > engine.storage.cacheLimitBytes)
+    // With a remote tier and a cache smaller than the torrent, the client itself downloads in
+    // order (its default), so the cache limit holds; --sequential asks for order in any case.
     torrent = await engine.client.add(source.kind === 'torrent' ? source.bytes : sourceText, {
       peers: settings.peers,
       ...(files && { files }),
       // A selection for a magnet applies once the metadata is here; nothing is downloaded before.
       ...(selection && source.kind !== 'torrent' && { deselect: true }),
-      ...((options.sequential || cacheSmaller) && { sequential: true }),
+      ...(options.sequential && { sequential: true }),
     })
     const added = torrent
     if (source.kind === 'torrent') {
