@@ -43,8 +43,9 @@
 //                                            of BENCH_BYTES)
 //   BENCH_DIR=/var/tmp                       where the stores go (a real disk; default the system
 //                                            temp directory)
-//   BENCH_SEQUENTIAL=1                       download pieces in order (every variant; default off,
-//                                            as the CLI)
+//   BENCH_SEQUENTIAL=1                       download pieces in order (every variant; default rarest
+//                                            first for every variant, set explicitly: by itself the
+//                                            client goes in order when the cache is smaller)
 //   BENCH_VERBOSE=1                          echo the children's and the seeder's output
 //   BENCH_CLIENT_OPTIONS='{"readCacheBytes":8388608}'
 //                                            extra TorrentClient options for every download (JSON;
@@ -378,7 +379,8 @@ async function leechChild(argv: string[]): Promise<void> {
   )
   const torrent = await client.add(torrentBytes, {
     peers: [spec.peer],
-    ...(spec.sequential && { sequential: true }),
+    // Explicit either way: by itself the client would go in order for the remote variants only.
+    sequential: spec.sequential,
   })
   await torrent.done({ signal: AbortSignal.timeout(spec.timeoutMs) })
   const doneAt = performance.now()
