@@ -81,6 +81,13 @@ CREATE TABLE IF NOT EXISTS written_pieces (
 -- Remote objects of deleted torrents (s3://bucket/key, as uploaded), recorded in the transaction
 -- that deletes the torrent's rows, removed once the bucket confirmed the delete. No foreign key:
 -- the chunk row is gone by then. Additive: a store written by an older version gains it at open.
+-- The object of a chunk's earlier bytes after the chunk was written again: its next upload
+-- overwrites it in place (same key), or the deletion of its torrent deletes it with the others.
+-- Additive, like remote_deletions.
+CREATE TABLE IF NOT EXISTS stale_uploads (
+  chunk_id TEXT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+  location TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS remote_deletions (
   location TEXT PRIMARY KEY,
   chunk_id TEXT,
@@ -400,7 +407,10 @@ export class ChunkIndex {
     return this.durably(() => {
       const recorded = this.all<RemoteDeletion>(
         `SELECT u.location, u.chunk_id FROM chunk_uploads u JOIN chunks c ON c.id = u.chunk_id
+         WHERE c.torrent_id = ?
+         UNION SELECT s.location, s.chunk_id FROM stale_uploads s JOIN chunks c ON c.id = s.chunk_id
          WHERE c.torrent_id = ?`,
+        torrentId,
         torrentId,
       )
       const locations = new Set(recorded.map((deletion) => deletion.location))
@@ -550,7 +560,9 @@ export class ChunkIndex {
    * `size` bytes of object, sealed with the key named `keyId` (the key itself is never stored).
    */
   markUploaded(chunkId: string, location: string, size = 0, keyId: string | null = null): void {
-    this.transaction(() =>
+    this.transaction(() => {
+      // The upload overwrote the earlier object in place (a different place keeps it recorded).
+      this.run('DELETE FROM stale_uploads WHERE chunk_id = ? AND location = ?', chunkId, location)
       this.run(
         `INSERT INTO chunk_uploads (chunk_id, location, uploaded_at, size_bytes, key_id) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (chunk_id) DO UPDATE SET location = excluded.location, uploaded_at = excluded.uploaded_at,
@@ -560,8 +572,8 @@ export class ChunkIndex {
         new Date().toISOString(),
         size,
         keyId,
-      ),
-    )
+      )
+    })
   }
 
   /** Objects in the remote tier and their bytes. */
@@ -581,9 +593,24 @@ export class ChunkIndex {
     )
   }
 
-  /** The remote copy no longer matches (the chunk was written again). */
+  /**
+   * The remote copy no longer matches (the chunk was written again): the chunk is not evictable
+   * until it is uploaded again, and its object is remembered as stale until then.
+   */
   forgetUpload(chunkId: string): void {
+    // Deferred: inside the flush's transaction. (Should the two come apart in a crash, both rows
+    // name the same object, which the next upload and a torrent deletion both handle.)
+    this.run(
+      `INSERT INTO stale_uploads (chunk_id, location) SELECT chunk_id, location FROM chunk_uploads
+       WHERE chunk_id = ? ON CONFLICT (chunk_id) DO UPDATE SET location = excluded.location`,
+      chunkId,
+    )
     this.run('DELETE FROM chunk_uploads WHERE chunk_id = ?', chunkId)
+  }
+
+  /** Stale objects recorded for chunks (for tests and diagnostics). */
+  staleUploads(): Array<{ chunk_id: string; location: string }> {
+    return this.all('SELECT chunk_id, location FROM stale_uploads ORDER BY chunk_id')
   }
 
   /**

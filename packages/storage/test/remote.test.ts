@@ -655,6 +655,45 @@ describe('deleting a torrent with a remote tier', () => {
     expect(await s3.listKeys(bucket)).toEqual([])
   })
 
+  it('deletes the stale object of a chunk written again and deleted before its next upload', async () => {
+    const first = await uploadedStore()
+    expect(await s3.listKeys(bucket)).toHaveLength(8)
+    const torrent = await first.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await s3.stop()
+    try {
+      // The chunk's object no longer matches its bytes, and its new upload cannot happen.
+      await torrent.writePiece(5, pieceData(INFO_HASH, 5, PIECE))
+      await torrent.markVerified(5)
+      expect(first.stats().remote).toMatchObject({ objects: 7, pendingUploads: 1 })
+      await closeStore(first)
+    } finally {
+      await s3.start()
+    }
+    expect(pendingRows()).toEqual([])
+    // Deleted before that upload, by a session without the remote tier (no upload in flight).
+    const plain = await ChunkStorage.open({ directory, chunkSize: CHUNK })
+    stores.push(plain)
+    await plain.deleteTorrent(INFO_HASH)
+    await closeStore(plain)
+    expect(pendingRows()).toHaveLength(8) // the 7 current objects and the stale one
+    const again = await openStore()
+    await again.flushDeletions()
+    expect(await s3.listKeys(bucket)).toEqual([])
+    await closeStore(again)
+    expect(query(directory, 'SELECT location FROM stale_uploads')).toEqual([])
+  })
+
+  it('forgets the stale object once the next upload overwrote it in place', async () => {
+    const storage = await uploadedStore()
+    const torrent = await storage.openTorrent(simpleGeometry(INFO_HASH, PIECE, TOTAL))
+    await torrent.writePiece(5, pieceData(INFO_HASH, 5, PIECE))
+    await torrent.markVerified(5)
+    await storage.flushUploads()
+    await closeStore(storage)
+    expect(query(directory, 'SELECT location FROM stale_uploads')).toEqual([])
+    expect(query(directory, 'SELECT location FROM chunk_uploads')).toHaveLength(8)
+  })
+
   it('with the endpoint down, the rows stay and nothing waits; the objects go once it is back', async () => {
     const storage = await uploadedStore()
     const warnings: StorageWarning[] = []
