@@ -32,6 +32,9 @@
 //                                                that directory (adds --perf-basic-prof; node
 //                                                leaves /tmp/perf-PID.map for perf report)
 //   BENCH_VERBOSE=1                              echo the children's output
+//   BENCH_CLIENT_OPTIONS='{"readCacheBytes":67108864}'
+//                                                extra TorrentClient options of the client children
+//                                                (JSON; `settings` merged into the loopback ones)
 //
 // `node bench/client.ts --leech SPEC` is an (a)/(b) child: one download, result printed as JSON.
 // `node bench/client.ts --seed SPEC` is the (a→) child: seeds until SIGUSR2, then prints its result.
@@ -44,6 +47,7 @@ import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf
 import type { BridgeStats } from '@chunktorrent/ffi'
 import type { StorageStats } from '@chunktorrent/storage'
 import {
+  benchClientOptions,
   buildStamps,
   changedStamps,
   compactSummaries,
@@ -69,7 +73,6 @@ import {
   killTrackedChildren,
   libtorrentPeers,
   log,
-  loopbackClientOptions,
   MB,
   type MemoryPeaks,
   MiB,
@@ -230,9 +233,9 @@ async function leechChild(argv: string[]): Promise<void> {
     spec.storage === 'chunk'
       ? await TorrentClient.newWithStorage(
           await ChunkStorage.open({ directory: spec.directory }),
-          loopbackClientOptions,
+          benchClientOptions(),
         )
-      : await TorrentClient.newWithDefaultStorage(spec.directory, loopbackClientOptions)
+      : await TorrentClient.newWithDefaultStorage(spec.directory, benchClientOptions())
   const warnings: string[] = []
   client.on('warning', (warning) => warnings.push(String((warning as { code?: unknown }).code ?? warning)))
 
@@ -319,7 +322,7 @@ async function seedChild(argv: string[]): Promise<void> {
   const { ChunkStorage } = await import('@chunktorrent/storage')
   const client = await TorrentClient.newWithStorage(
     await ChunkStorage.open({ directory: spec.directory }),
-    loopbackClientOptions,
+    benchClientOptions(),
   )
   const warnings: string[] = []
   client.on('warning', (warning) => warnings.push(String((warning as { code?: unknown }).code ?? warning)))

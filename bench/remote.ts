@@ -66,9 +66,10 @@ import { createRequire } from 'node:module'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { ClientOptions, Torrent } from '@chunktorrent/client'
+import type { Torrent } from '@chunktorrent/client'
 import type { StorageStats } from '@chunktorrent/storage'
 import {
+  benchClientOptions,
   buildStamps,
   changedStamps,
   compactSummaries,
@@ -83,7 +84,6 @@ import {
   envBytes,
   envFlag,
   envInt,
-  envJson,
   envString,
   exitWithParent,
   formatBytes,
@@ -93,7 +93,6 @@ import {
   killTrackedChildren,
   libtorrentPeers,
   log,
-  loopbackClientOptions,
   MB,
   type MemoryPeaks,
   MiB,
@@ -358,12 +357,7 @@ async function leechChild(argv: string[]): Promise<void> {
       ...(spec.holdCacheLimit !== undefined && { holdCacheLimit: spec.holdCacheLimit }),
     }),
   })
-  const experiment = envJson('BENCH_CLIENT_OPTIONS') as ClientOptions
-  const client = await TorrentClient.newWithStorage(storage, {
-    ...loopbackClientOptions,
-    ...experiment,
-    settings: { ...loopbackClientOptions.settings, ...experiment.settings },
-  })
+  const client = await TorrentClient.newWithStorage(storage, benchClientOptions())
   const warnings: string[] = []
   client.on('warning', (warning) => warnings.push(String((warning as { code?: unknown }).code ?? warning)))
   const torrentBytes = readFileSync(spec.torrentPath)

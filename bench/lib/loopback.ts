@@ -3,7 +3,9 @@
 // there, the peers' output echoed, a leecher measured until done, and the options the client's
 // tests run a TorrentClient with on loopback.
 
+import type { ClientOptions } from '@chunktorrent/client'
 import type * as TestPeers from '@chunktorrent/test-peers'
+import { envJson } from './env.ts'
 import { measureWhile, type ProcMeasurement } from './proc.ts'
 
 /** The client tests' loopback options (packages/client/test/helpers.ts), TCP only. */
@@ -11,6 +13,19 @@ export const loopbackClientOptions = {
   listen: '127.0.0.1:0',
   utp: false,
   settings: { allow_multiple_connections_per_ip: true, min_reconnect_time: 1, max_failcount: 1000 },
+}
+
+/**
+ * The loopback options with BENCH_CLIENT_OPTIONS (JSON TorrentClient options; `settings` merged
+ * into the loopback ones) on top: for experiments, e.g. `{"readCacheBytes": 67108864}`.
+ */
+export function benchClientOptions(): ClientOptions {
+  const experiment = envJson('BENCH_CLIENT_OPTIONS') as ClientOptions
+  return {
+    ...loopbackClientOptions,
+    ...experiment,
+    settings: { ...loopbackClientOptions.settings, ...experiment.settings },
+  }
 }
 
 /** @chunktorrent/test-peers and the python3-libtorrent version; throws if there is none. */
