@@ -1668,7 +1668,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         ),
       )
     }
-    return Promise.all(reads).then(() => {})
+    // Settled, all of them, before it settles: a failed span must not leave a sibling still
+    // writing into the caller's buffer (readPieceInto's target) after the error was returned.
+    return Promise.allSettled(reads).then((results) => {
+      for (const result of results) if (result.status === 'rejected') throw result.reason
+    })
   }
 
   async #readSpan(
