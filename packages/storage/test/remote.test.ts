@@ -529,6 +529,16 @@ describe('ChunkStorage with a remote tier', () => {
     expect(puts()).toHaveLength(9)
   })
 
+  it('(fixture) lists a bucket of more than 1,000 keys', async () => {
+    const keys = Array.from({ length: 1_003 }, (_, index) => `many/${String(index).padStart(4, '0')}`)
+    for (let start = 0; start < keys.length; start += 50) {
+      await Promise.all(
+        keys.slice(start, start + 50).map((name) => s3.putObject(bucket, name, Buffer.from(name))),
+      )
+    }
+    expect(await s3.listKeys(bucket)).toEqual(keys)
+  })
+
   it('lets two stores share one bucket', async () => {
     const { a, b, ta, tb, tc } = await twoStoresSharingTheBucket()
     for (const torrent of [ta, tb, tc]) await torrent.close()
