@@ -47,6 +47,27 @@ async function seedFromMemory(
   return { session: seeding, disk, reads: () => reads }
 }
 
+/** A python3-libtorrent leecher downloads `name` from the seeding session; its copy must equal the source. */
+async function leechAndCompare(
+  seeding: Session,
+  torrent: TestTorrent,
+  root: string,
+  name: string,
+): Promise<void> {
+  const leecher = await startLibtorrentPeer({
+    torrent: torrent.bytes,
+    savePath: join(root, 'leecher'),
+    role: 'leech',
+    connect: [`127.0.0.1:${seeding.listenPort()}`],
+  })
+  try {
+    await leecher.done(45_000)
+    expect(await compareTrees(join(root, 'source', name), join(root, 'leecher', name))).toEqual([])
+  } finally {
+    await leecher.stop()
+  }
+}
+
 describe('seeding from a JavaScript backend', () => {
   it('a python3-libtorrent leecher gets identical files', async () => {
     const dir = await tempDir('seed-lt')
@@ -63,21 +84,9 @@ describe('seeding from a JavaScript backend', () => {
       const seeded = await seedFromMemory(torrent)
       session = seeded.session
       expect(session.status(torrent.info.infoHash).seeding).toBe(true)
-      const leecher = await startLibtorrentPeer({
-        torrent: torrent.bytes,
-        savePath: join(dir.path, 'leecher'),
-        role: 'leech',
-        connect: [`127.0.0.1:${session.listenPort()}`],
-      })
-      await leecher.done(45_000)
-      const differences = await compareTrees(
-        join(dir.path, 'source', 'collection'),
-        join(dir.path, 'leecher', 'collection'),
-      )
-      expect(differences).toEqual([])
+      await leechAndCompare(session, torrent, dir.path, 'collection')
       expect(seeded.reads()).toBeGreaterThan(0)
       expect(seeded.reads()).toBeLessThanOrEqual(torrent.info.pieceCount)
-      await leecher.stop()
     } finally {
       await dir.remove()
     }
@@ -95,20 +104,10 @@ describe('seeding from a JavaScript backend', () => {
       )
       const seeded = await seedFromMemory(torrent, { readCacheBytes: 0 })
       session = seeded.session
-      const leecher = await startLibtorrentPeer({
-        torrent: torrent.bytes,
-        savePath: join(dir.path, 'leecher'),
-        role: 'leech',
-        connect: [`127.0.0.1:${session.listenPort()}`],
-      })
-      await leecher.done(45_000)
-      expect(
-        await compareTrees(join(dir.path, 'source', 'big-pieces'), join(dir.path, 'leecher', 'big-pieces')),
-      ).toEqual([])
+      await leechAndCompare(session, torrent, dir.path, 'big-pieces')
       // Once per piece, or a few again after eviction; without the floor it was once per block (64x).
       expect(seeded.reads()).toBeGreaterThanOrEqual(torrent.info.pieceCount)
       expect(seeded.reads()).toBeLessThanOrEqual(2 * torrent.info.pieceCount)
-      await leecher.stop()
     } finally {
       await dir.remove()
     }

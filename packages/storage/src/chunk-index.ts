@@ -608,11 +608,6 @@ export class ChunkIndex {
     this.run('DELETE FROM chunk_uploads WHERE chunk_id = ?', chunkId)
   }
 
-  /** Stale objects recorded for chunks (for tests and diagnostics). */
-  staleUploads(): Array<{ chunk_id: string; location: string }> {
-    return this.all('SELECT chunk_id, location FROM stale_uploads ORDER BY chunk_id')
-  }
-
   /**
    * Local chunks that may be evicted, least recently used first: not pinned by any torrent and
    * with a copy elsewhere. Without a remote tier this is always empty, so nothing is ever the only

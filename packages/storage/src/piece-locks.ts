@@ -27,18 +27,12 @@ export class PieceLocks {
    * {@link shared}. The hot path of reads: no promise, no closure per hold.
    */
   tryShared(index: number): (() => void) | undefined {
-    let state = this.#states.get(index)
-    if (state === undefined) {
-      state = { readers: 0, writer: false, queue: [] }
-      this.#states.set(index, state)
-    } else if (state.writer || state.queue.length > 0) {
-      return undefined
-    }
+    const state = this.#stateOf(index)
+    if (state.writer || state.queue.length > 0) return undefined
     state.readers++
-    const held = state
     return () => {
-      held.readers--
-      this.#wake(index, held)
+      state.readers--
+      this.#wake(index, state)
     }
   }
 
@@ -47,12 +41,17 @@ export class PieceLocks {
     return this.#run(index, true, task)
   }
 
-  async #run<T>(index: number, exclusive: boolean, task: () => Promise<T>): Promise<T> {
+  #stateOf(index: number): LockState {
     let state = this.#states.get(index)
     if (state === undefined) {
       state = { readers: 0, writer: false, queue: [] }
       this.#states.set(index, state)
     }
+    return state
+  }
+
+  async #run<T>(index: number, exclusive: boolean, task: () => Promise<T>): Promise<T> {
+    const state = this.#stateOf(index)
     const free = exclusive ? !state.writer && state.readers === 0 : !state.writer
     if (!free || state.queue.length > 0) {
       await new Promise<void>((wake) => state.queue.push({ exclusive, wake }))
