@@ -47,6 +47,7 @@
 //                                            first for every variant, set explicitly: by itself the
 //                                            client goes in order when the cache is smaller)
 //   BENCH_VERBOSE=1                          echo the children's and the seeder's output
+//   BENCH_NODE_FLAGS="--trace-gc"            flags for the download children's node
 //   BENCH_CLIENT_OPTIONS='{"readCacheBytes":8388608}'
 //                                            extra TorrentClient options for every download (JSON;
 //                                            `settings` merged into the loopback ones), for experiments
@@ -85,6 +86,7 @@ import {
   envFlag,
   envInt,
   envString,
+  envWords,
   exitWithParent,
   formatBytes,
   formatSummary,
@@ -784,6 +786,7 @@ async function main(): Promise<void> {
         const { result, peaks } = await runNodeChild<LeechResult>({
           script: import.meta.filename,
           args: [LEECH_FLAG, JSON.stringify(spec)],
+          nodeFlags: envWords('BENCH_NODE_FLAGS'),
           env: { ...process.env, CHUNKTORRENT_ENCRYPTION_KEY: key.toString('hex') },
           timeoutMs: timeoutMs + uploadTimeoutMs + 120_000,
           ...(verbose && {
