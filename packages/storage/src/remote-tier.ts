@@ -508,7 +508,7 @@ function deserializeError(error: SerializedError): StorageError {
  * cannot make the heap grow the way it does on the main thread of a large machine (V8 sizes the
  * main heap from the machine's memory: up to 128 MiB of young generation with 24 GiB).
  */
-const WORKER_YOUNG_GENERATION_MB = 4
+const WORKER_YOUNG_GENERATION_MB = 16
 
 /** The worker's entry point: the built file beside this one, or the source when run from source. */
 function workerUrl(): URL {

@@ -3,6 +3,7 @@
 // transfer; every error goes back as its code and message.
 
 import { parentPort, workerData } from 'node:worker_threads'
+import { releaseBuffer } from './release-buffer.ts'
 import {
   RemoteBucket,
   serializeError,
@@ -21,11 +22,12 @@ async function serve(bucket: RemoteBucket, request: Exclude<WorkerRequest, { op:
   const { signal } = abort
   try {
     if (request.op === 'put') {
-      post({
-        type: 'reply',
-        id: request.id,
-        value: await bucket.put(request.chunkId, request.plaintext, signal),
-      })
+      // The plaintext is this thread's own (transferred): freed now, not at some later collection
+      // (left to the collector, a megabyte per upload piles up and drives full collections).
+      const value = await bucket
+        .put(request.chunkId, request.plaintext, signal)
+        .finally(() => releaseBuffer(request.plaintext))
+      post({ type: 'reply', id: request.id, value })
     } else if (request.op === 'get') {
       const bytes = await bucket.get(request.chunkId, request.expectedLength, signal)
       const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
