@@ -1,11 +1,11 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/conformance.ts', 'src/remote-worker.ts'],
+  entry: ['src/index.ts', 'src/conformance.ts'],
   format: ['esm'],
   platform: 'node',
   target: 'node22',
-  dts: { entry: ['src/index.ts', 'src/conformance.ts'] },
+  dts: true,
   sourcemap: true,
   clean: true,
 })

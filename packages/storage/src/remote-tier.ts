@@ -5,7 +5,6 @@
 // and the key; the queues and the bookkeeping live in ChunkStorage.
 
 import { readFileSync } from 'node:fs'
-import { Worker } from 'node:worker_threads'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { DEFAULT_KEY_ID, decodeEnvelope, ENVELOPE_KEY_LENGTH, encodeEnvelope } from './envelope.ts'
 import { invalidArgumentType, StorageError } from './errors.ts'
@@ -163,37 +162,8 @@ function loadSdk(): Promise<S3Sdk> {
   return loadingSdk
 }
 
-function checkOptions(options: RemoteTierOptions): void {
-  if (typeof options !== 'object' || options === null) throw invalidArgumentType('remote must be an object')
-  if (typeof options.bucket !== 'string' || options.bucket.length === 0) {
-    throw invalidArgumentType('remote.bucket must be a non-empty string')
-  }
-}
-
-/** The options with their defaults, checked (the same on both sides of the worker). */
-function tierSettings(options: RemoteTierOptions) {
-  return {
-    bucket: options.bucket,
-    prefix: (options.prefix ?? '').replace(/^\/+|\/+$/g, ''),
-    keyId: options.keyId ?? DEFAULT_KEY_ID,
-    uploadConcurrency: positive(options.uploadConcurrency, 'uploadConcurrency', 4),
-    deleteConcurrency: positive(options.deleteConcurrency, 'deleteConcurrency', 2),
-    retryBaseDelayMs: positive(options.retryBaseDelayMs, 'retryBaseDelayMs', 500),
-    retryMaxDelayMs: positive(options.retryMaxDelayMs, 'retryMaxDelayMs', 30_000),
-    requestTimeoutMs: positive(options.requestTimeoutMs, 'requestTimeoutMs', 60_000),
-  }
-}
-
-function keyUnder(prefix: string, chunkId: string): string {
-  const key = objectKeyFor(chunkId)
-  return prefix === '' ? key : `${prefix}/${key}`
-}
-
-/**
- * A bucket holding chunk envelopes: the S3 client and the key. It runs in the remote tier's worker
- * thread (remote-worker.ts); ChunkStorage talks to it through {@link RemoteTier}.
- */
-export class RemoteBucket {
+/** A bucket holding chunk envelopes. */
+export class RemoteTier {
   readonly bucket: string
   readonly prefix: string
   readonly keyId: string
@@ -210,23 +180,29 @@ export class RemoteBucket {
   readonly #watched = new WeakSet<AbortSignal>()
 
   /** Checks the options and the key, loads the SDK, and makes the client (no request is sent). */
-  static async create(options: RemoteTierOptions): Promise<RemoteBucket> {
-    checkOptions(options)
-    return new RemoteBucket(options, await loadSdk())
+  static async create(options: RemoteTierOptions): Promise<RemoteTier> {
+    RemoteTier.#check(options)
+    return new RemoteTier(options, await loadSdk())
+  }
+
+  static #check(options: RemoteTierOptions): void {
+    if (typeof options !== 'object' || options === null) throw invalidArgumentType('remote must be an object')
+    if (typeof options.bucket !== 'string' || options.bucket.length === 0) {
+      throw invalidArgumentType('remote.bucket must be a non-empty string')
+    }
   }
 
   private constructor(options: RemoteTierOptions, sdk: S3Sdk) {
     this.#sdk = sdk
     this.#key = resolveEncryptionKey(options)
-    const settings = tierSettings(options)
-    this.bucket = settings.bucket
-    this.prefix = settings.prefix
-    this.keyId = settings.keyId
-    this.uploadConcurrency = settings.uploadConcurrency
-    this.deleteConcurrency = settings.deleteConcurrency
-    this.retryBaseDelayMs = settings.retryBaseDelayMs
-    this.retryMaxDelayMs = settings.retryMaxDelayMs
-    const requestTimeout = settings.requestTimeoutMs
+    this.bucket = options.bucket
+    this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '')
+    this.keyId = options.keyId ?? DEFAULT_KEY_ID
+    this.uploadConcurrency = positive(options.uploadConcurrency, 'uploadConcurrency', 4)
+    this.deleteConcurrency = positive(options.deleteConcurrency, 'deleteConcurrency', 2)
+    this.retryBaseDelayMs = positive(options.retryBaseDelayMs, 'retryBaseDelayMs', 500)
+    this.retryMaxDelayMs = positive(options.retryMaxDelayMs, 'retryMaxDelayMs', 30_000)
+    const requestTimeout = positive(options.requestTimeoutMs, 'requestTimeoutMs', 60_000)
     this.#client = new sdk.S3Client({
       endpoint: options.endpoint,
       region: options.region ?? 'us-east-1',
@@ -269,7 +245,8 @@ export class RemoteBucket {
 
   /** The object key of a chunk: the parity layout, under the prefix. */
   keyFor(chunkId: string): string {
-    return keyUnder(this.prefix, chunkId)
+    const key = objectKeyFor(chunkId)
+    return this.prefix === '' ? key : `${this.prefix}/${key}`
   }
 
   locationFor(chunkId: string): string {
@@ -465,290 +442,5 @@ export class RemoteBucket {
 
   destroy(): void {
     this.#client.destroy()
-  }
-}
-
-// ---- the worker thread ----------------------------------------------------------------------
-
-/** A request to the remote tier's worker. */
-export type WorkerRequest =
-  | { id: number; op: 'put'; chunkId: string; plaintext: Uint8Array }
-  | { id: number; op: 'get'; chunkId: string; expectedLength: number }
-  | { id: number; op: 'delete'; locations: readonly string[] }
-  | { op: 'abort' }
-
-/** The worker's answers: `ready` or `failed` once, then one reply per request. */
-export type WorkerReply =
-  | { type: 'ready' }
-  | { type: 'failed'; error: SerializedError }
-  | { type: 'reply'; id: number; value: unknown }
-  | { type: 'reply'; id: number; error: SerializedError }
-
-export interface SerializedError {
-  code: string
-  message: string
-}
-
-export interface WorkerData {
-  options: RemoteTierOptions
-}
-
-export function serializeError(error: unknown): SerializedError {
-  if (StorageError.isInstance(error)) return { code: error.code, message: error.message }
-  return { code: 'ERR_REMOTE_IO', message: error instanceof Error ? error.message : String(error) }
-}
-
-function deserializeError(error: SerializedError): StorageError {
-  return new StorageError(error.code as StorageError['code'], error.message)
-}
-
-/**
- * The young generation of the worker's heap, in MiB. The SDK leaves a few hundred KB of garbage
- * per request, some of it alive across collections while requests are in flight; bounded here, it
- * cannot make the heap grow the way it does on the main thread of a large machine (V8 sizes the
- * main heap from the machine's memory: up to 128 MiB of young generation with 24 GiB).
- */
-const WORKER_YOUNG_GENERATION_MB = 16
-
-/** The worker's entry point: the built file beside this one, or the source when run from source. */
-function workerUrl(): URL {
-  return new URL(
-    import.meta.url.endsWith('.ts') ? './remote-worker.ts' : './remote-worker.js',
-    import.meta.url,
-  )
-}
-
-/** Tests only: ends the worker as a crash would (its calls in flight fail; the next call starts another). */
-export const terminateWorkerForTests = Symbol('terminateWorkerForTests')
-
-interface PendingCall {
-  resolve(value: unknown): void
-  reject(error: StorageError): void
-}
-
-/**
- * The remote tier as ChunkStorage sees it: a {@link RemoteBucket} in a worker thread, so that
- * encryption, request signing, checksums and the SDK's own work (about 4 s of CPU per GiB
- * uploaded, measured) run beside the JavaScript thread that serves the torrent engine's disk jobs,
- * and the SDK's garbage stays in a heap of its own with a bounded young generation. Plaintext goes
- * to the worker and comes back by transfer, not by copy.
- */
-export class RemoteTier {
-  readonly bucket: string
-  readonly prefix: string
-  readonly keyId: string
-  readonly uploadConcurrency: number
-  readonly deleteConcurrency: number
-  readonly retryBaseDelayMs: number
-  readonly retryMaxDelayMs: number
-  readonly #workerOptions: RemoteTierOptions
-  readonly #pending = new Map<number, PendingCall>()
-  readonly #watched = new WeakSet<AbortSignal>()
-  #worker: Worker | undefined
-  #starting: Promise<Worker> | undefined
-  #nextId = 1
-  #destroyed = false
-
-  /** Checks the options and the key, starts the worker and loads the SDK there (no request is sent). */
-  static async create(options: RemoteTierOptions): Promise<RemoteTier> {
-    checkOptions(options)
-    const tier = new RemoteTier(options)
-    await tier.#ensureWorker()
-    return tier
-  }
-
-  private constructor(options: RemoteTierOptions) {
-    const key = resolveEncryptionKey(options)
-    const settings = tierSettings(options)
-    this.bucket = settings.bucket
-    this.prefix = settings.prefix
-    this.keyId = settings.keyId
-    this.uploadConcurrency = settings.uploadConcurrency
-    this.deleteConcurrency = settings.deleteConcurrency
-    this.retryBaseDelayMs = settings.retryBaseDelayMs
-    this.retryMaxDelayMs = settings.retryMaxDelayMs
-    // The key goes to the worker as bytes: it does not read the file or the environment again.
-    const { encryptionKeyFile: _file, ...rest } = options
-    this.#workerOptions = { ...rest, encryptionKey: key }
-  }
-
-  keyFor(chunkId: string): string {
-    return keyUnder(this.prefix, chunkId)
-  }
-
-  locationFor(chunkId: string): string {
-    return objectLocation(this.bucket, this.keyFor(chunkId))
-  }
-
-  /**
-   * Encrypts (a fresh nonce) and uploads a chunk; resolves with the object's location and size.
-   * `plaintext` is handed over (detached) when it is a whole buffer of its own, else copied.
-   */
-  put(
-    chunkId: string,
-    plaintext: Uint8Array,
-    signal?: AbortSignal,
-  ): Promise<{ location: string; size: number }> {
-    const whole = plaintext.byteOffset === 0 && plaintext.byteLength === plaintext.buffer.byteLength
-    const sent = whole ? plaintext : Uint8Array.prototype.slice.call(plaintext)
-    return this.#call(
-      { op: 'put', chunkId, plaintext: sent },
-      [sent.buffer as ArrayBuffer],
-      signal,
-      `Uploading chunk ${chunkId} to ${this.locationFor(chunkId)}`,
-    ) as Promise<{ location: string; size: number }>
-  }
-
-  /** Downloads, authenticates and decrypts a chunk (see {@link RemoteBucket.get}). */
-  async get(chunkId: string, expectedLength: number, signal?: AbortSignal): Promise<Buffer> {
-    const bytes = (await this.#call(
-      { op: 'get', chunkId, expectedLength },
-      [],
-      signal,
-      `Fetching chunk ${chunkId} from ${this.locationFor(chunkId)}`,
-    )) as Uint8Array
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  }
-
-  /** Deletes objects by their recorded location (see {@link RemoteBucket.deleteObjects}). */
-  async deleteObjects(
-    locations: readonly string[],
-    signal?: AbortSignal,
-  ): Promise<Map<string, StorageError>> {
-    for (const location of locations) {
-      if (parseObjectLocation(location) === undefined) {
-        throw invalidArgumentType(`Not an object location: ${JSON.stringify(location)}`)
-      }
-    }
-    const failures = (await this.#call(
-      { op: 'delete', locations },
-      [],
-      signal,
-      `Deleting ${locations.length} object(s)`,
-    )) as Array<[string, SerializedError]>
-    return new Map(failures.map(([location, error]) => [location, deserializeError(error)]))
-  }
-
-  async [terminateWorkerForTests](): Promise<void> {
-    await (await this.#ensureWorker()).terminate()
-  }
-
-  /** Stops the worker: calls in flight fail with ERR_REMOTE_ABORTED. */
-  destroy(): void {
-    if (this.#destroyed) return
-    this.#destroyed = true
-    const worker = this.#worker
-    this.#worker = undefined
-    this.#failPending('ERR_REMOTE_ABORTED', 'the store closed')
-    void worker?.terminate()
-  }
-
-  #call(
-    request:
-      | { op: 'put'; chunkId: string; plaintext: Uint8Array }
-      | { op: 'get'; chunkId: string; expectedLength: number }
-      | { op: 'delete'; locations: readonly string[] },
-    transfer: ArrayBuffer[],
-    signal: AbortSignal | undefined,
-    what: string,
-  ): Promise<unknown> {
-    const aborted = () => new StorageError('ERR_REMOTE_ABORTED', `${what}: aborted`)
-    if (signal?.aborted) return Promise.reject(aborted())
-    if (this.#destroyed)
-      return Promise.reject(new StorageError('ERR_REMOTE_ABORTED', `${what}: the store closed`))
-    if (signal !== undefined && !this.#watched.has(signal)) {
-      this.#watched.add(signal)
-      // The signals given here are the store's own, which abort only when it closes: every
-      // request in flight is cut.
-      signal.addEventListener(
-        'abort',
-        () => this.#worker?.postMessage({ op: 'abort' } satisfies WorkerRequest),
-        {
-          once: true,
-        },
-      )
-    }
-    const id = this.#nextId++
-    return new Promise<unknown>((resolve, reject) => {
-      const onAbort = () => settle(() => reject(aborted()))
-      const settle = (finish: () => void) => {
-        if (!this.#pending.delete(id)) return
-        signal?.removeEventListener('abort', onAbort)
-        if (this.#pending.size === 0) this.#worker?.unref()
-        finish()
-      }
-      this.#pending.set(id, {
-        resolve: (value) => settle(() => resolve(value)),
-        reject: (error) => settle(() => reject(error)),
-      })
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.#ensureWorker().then(
-        (worker) => {
-          if (!this.#pending.has(id)) return
-          worker.ref() // a request in flight keeps the process alive, as a socket would
-          worker.postMessage({ ...request, id } satisfies WorkerRequest, transfer)
-        },
-        (error: unknown) =>
-          this.#pending
-            .get(id)
-            ?.reject(StorageError.isInstance(error) ? error : deserializeError(serializeError(error))),
-      )
-    })
-  }
-
-  #ensureWorker(): Promise<Worker> {
-    if (this.#worker !== undefined) return Promise.resolve(this.#worker)
-    this.#starting ??= new Promise<Worker>((resolve, reject) => {
-      const worker = new Worker(workerUrl(), {
-        workerData: { options: this.#workerOptions } satisfies WorkerData,
-        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-      })
-      worker.unref()
-      let started = false
-      worker.on('message', (reply: WorkerReply) => {
-        if (reply.type === 'ready') {
-          started = true
-          this.#starting = undefined
-          if (this.#destroyed) {
-            void worker.terminate()
-            reject(new StorageError('ERR_REMOTE_ABORTED', 'The store closed while its remote tier started'))
-            return
-          }
-          this.#worker = worker
-          if (this.#pending.size > 0) worker.ref()
-          resolve(worker)
-        } else if (reply.type === 'failed') {
-          this.#starting = undefined
-          void worker.terminate()
-          reject(deserializeError(reply.error))
-        } else {
-          const call = this.#pending.get(reply.id)
-          if (call === undefined) return // aborted meanwhile
-          if ('error' in reply) call.reject(deserializeError(reply.error))
-          else call.resolve(reply.value)
-        }
-      })
-      const stopped = (why: string) => {
-        if (!started) {
-          this.#starting = undefined
-          reject(
-            new StorageError('ERR_REMOTE_UNAVAILABLE', `The remote tier's worker could not start: ${why}`),
-          )
-          return
-        }
-        if (this.#worker !== worker) return
-        this.#worker = undefined // the next call starts another
-        this.#failPending('ERR_REMOTE_IO', `the remote tier's worker stopped: ${why}`)
-      }
-      worker.on('error', (error) => stopped(error.message))
-      worker.on('messageerror', (error) => stopped(error.message))
-      worker.on('exit', (code) => stopped(`exit code ${code}`))
-    })
-    return this.#starting
-  }
-
-  #failPending(code: 'ERR_REMOTE_ABORTED' | 'ERR_REMOTE_IO', why: string): void {
-    for (const call of [...this.#pending.values()])
-      call.reject(new StorageError(code, `A remote request failed: ${why}`))
   }
 }
