@@ -109,6 +109,11 @@ export interface BridgeStats {
   pendingJobs?: number
   storingBytes?: number
   cacheBytes?: number
+  /**
+   * Free piece memory kept resident for reuse (process-wide). Once no piece has been allocated for
+   * a second (the sessions are quiet), what is above 16 MiB is handed back to the kernel.
+   */
+  pieceMemoryFreeBytes?: number
 }
 
 /** An alert as libtorrent raised it, copied into a plain object. `type` drops the `_alert` suffix. */

@@ -75,11 +75,18 @@ struct StoreState {
 // per page inside transparent huge pages). So pieces are carved from 2 MiB-aligned arenas
 // advised for huge pages, by power-of-two size class, and freed pieces are reused; resident
 // free memory beyond a cap is handed back to the kernel. Static: buffers may outlive sessions.
+struct PieceMemoryStats {
+  std::size_t residentFreeBytes;  // free pieces kept resident for reuse
+  std::size_t releasedFreeBytes;  // free pieces whose pages went back to the kernel
+};
+
+// Process-wide pool of piece memory (shared by every session).
 class PieceMemory {
  public:
   static char* allocate(std::size_t size);
   static void release(char* data, std::size_t size);
   static std::size_t classOf(std::size_t size);
+  static PieceMemoryStats stats();
 };
 
 // The bytes of one piece: uninitialised when allocated (writers fill them; pad ranges and
