@@ -123,7 +123,6 @@ struct PieceMemoryState {
   std::unordered_map<std::size_t, std::vector<char*>> free;      // resident
   std::unordered_map<std::size_t, std::vector<char*>> released;  // pages handed back (reused later)
   std::size_t residentFree = 0;
-  std::size_t releasedFree = 0;
   std::uint64_t allocations = 0;     // served from the pool, ever
   std::uint64_t allocationsSeen = 0;  // at the last decay check
   char* arena = nullptr;
@@ -157,10 +156,7 @@ void decayOnce(PieceMemoryState& state) {
   }
   for (auto const& [data, cls] : taken) madvise(data, cls, MADV_DONTNEED);
   std::lock_guard<std::mutex> lock(state.mutex);
-  for (auto const& [data, cls] : taken) {
-    state.released[cls].push_back(data);
-    state.releasedFree += cls;
-  }
+  for (auto const& [data, cls] : taken) state.released[cls].push_back(data);
 }
 
 void startDecay(PieceMemoryState& state) {
@@ -215,7 +211,6 @@ char* PieceMemory::allocate(std::size_t size) {
   if (!released.empty()) {
     char* data = released.back();  // its pages fault in again as it is written
     released.pop_back();
-    state.releasedFree -= cls;
     return data;
   }
   if (state.arenaLeft < cls) {
@@ -242,17 +237,16 @@ void PieceMemory::release(char* data, std::size_t size) {
   if (state.residentFree + cls > kMaxResidentFree) {
     madvise(data, cls, MADV_DONTNEED);  // hand the pages back; the address range is reused later
     state.released[cls].push_back(data);
-    state.releasedFree += cls;
     return;
   }
   state.residentFree += cls;
   state.free[cls].push_back(data);
 }
 
-PieceMemoryStats PieceMemory::stats() {
+std::size_t PieceMemory::residentFreeBytes() {
   auto& state = memoryState();
   std::lock_guard<std::mutex> lock(state.mutex);
-  return {state.residentFree, state.releasedFree};
+  return state.residentFree;
 }
 
 // ---- HashPool ------------------------------------------------------------------------------

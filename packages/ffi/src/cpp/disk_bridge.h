@@ -74,19 +74,15 @@ struct StoreState {
 // memory is expensive to fault in (measured: ~15 µs per 4 KiB page on these VMs, against ~1.5 µs
 // per page inside transparent huge pages). So pieces are carved from 2 MiB-aligned arenas
 // advised for huge pages, by power-of-two size class, and freed pieces are reused; resident
-// free memory beyond a cap is handed back to the kernel. Static: buffers may outlive sessions.
-struct PieceMemoryStats {
-  std::size_t residentFreeBytes;  // free pieces kept resident for reuse
-  std::size_t releasedFreeBytes;  // free pieces whose pages went back to the kernel
-};
-
-// Process-wide pool of piece memory (shared by every session).
+// free memory beyond a cap, and beyond a floor once no piece was allocated for a while, is handed
+// back to the kernel. Static and process-wide (shared by every session): buffers may outlive sessions.
 class PieceMemory {
  public:
   static char* allocate(std::size_t size);
   static void release(char* data, std::size_t size);
   static std::size_t classOf(std::size_t size);
-  static PieceMemoryStats stats();
+  // Free pieces kept resident for reuse.
+  static std::size_t residentFreeBytes();
 };
 
 // The bytes of one piece: uninitialised when allocated (writers fill them; pad ranges and

@@ -617,8 +617,7 @@ Napi::Value SessionWrap::BridgeStatistics(Napi::CallbackInfo const& info) {
   out.Set("pendingJobs", number(env, static_cast<std::int64_t>(state_->bridge->pendingJobs())));
   out.Set("storingBytes", number(env, state_->bridge->storingBytes()));
   out.Set("cacheBytes", number(env, state_->bridge->cache.bytes()));
-  PieceMemoryStats const memory = PieceMemory::stats();
-  out.Set("pieceMemoryFreeBytes", number(env, static_cast<std::int64_t>(memory.residentFreeBytes)));
+  out.Set("pieceMemoryFreeBytes", number(env, static_cast<std::int64_t>(PieceMemory::residentFreeBytes())));
   return out;
 }
 
