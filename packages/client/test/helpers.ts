@@ -94,6 +94,30 @@ export async function seededTorrent(
   return { torrent, seeder, source }
 }
 
+/**
+ * torrent.done() within `ms`, or an error that says which step hung and where the torrent stood
+ * (its state, progress, peers and verified pieces), so a timeout in CI explains itself.
+ */
+export async function doneWithin(torrent: Torrent, ms: number, step: string): Promise<void> {
+  try {
+    await torrent.done({ signal: AbortSignal.timeout(ms) })
+  } catch (error) {
+    if ((error as Error).name !== 'TimeoutError') throw error
+    let status: string
+    try {
+      const { state, progress, numPeers, totalDownload } = torrent.status()
+      status = JSON.stringify({ state, progress, numPeers, totalDownload })
+    } catch (statusError) {
+      status = String(statusError)
+    }
+    throw new Error(
+      `${step}: not done within ${ms} ms; client state ${torrent.state}, ` +
+        `${torrent.verified.size}/${torrent.pieceCount} pieces verified, libtorrent ${status}`,
+      { cause: error },
+    )
+  }
+}
+
 /** A client on a ChunkStorage in `directory`, loopback only. */
 export async function chunkClient(
   directory: string,

@@ -9,7 +9,7 @@ import { ChunkStorage } from '@chunktorrent/storage'
 import { killAllChildren, LineSplitter, startLibtorrentPeer } from '@chunktorrent/test-peers'
 import { afterAll, expect, it } from 'vitest'
 import { TorrentClient } from '../src/index.ts'
-import { collect, loopback, makeTorrent, tempDir } from './helpers.ts'
+import { collect, doneWithin, loopback, makeTorrent, tempDir } from './helpers.ts'
 
 const child = fileURLToPath(new URL('./fixtures/download-child.ts', import.meta.url))
 afterAll(() => killAllChildren())
@@ -132,9 +132,11 @@ it('recheck: hashes what the store holds and repairs the verified set', async ()
     })
     const store = join(dir.path, 'store')
     const client = await TorrentClient.newWithStorage(await ChunkStorage.open({ directory: store }), loopback)
-    await (await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`] })).done({
-      signal: AbortSignal.timeout(30_000),
-    })
+    await doneWithin(
+      await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`] }),
+      30_000,
+      'the first download',
+    )
     await client.close()
     await seeder.stop()
 
@@ -155,7 +157,7 @@ it('recheck: hashes what the store holds and repairs the verified set', async ()
 
     const again = await TorrentClient.newWithStorage(storage, loopback)
     const rechecked = await again.add(torrent.bytes, { recheck: true })
-    await rechecked.done({ signal: AbortSignal.timeout(30_000) })
+    await doneWithin(rechecked, 30_000, 'the recheck')
     expect(rechecked.status().totalDownload).toBe(0)
     expect(rechecked.verified.size).toBe(torrent.info.pieceCount)
     const [stored] = await storage.listTorrents()
