@@ -567,13 +567,7 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
       return
     }
     const diskIo = this.#diskIo
-    const work = (async () => {
-      await diskIo.written(infoHash, piece)
-      const storage = await diskIo.torrent(infoHash)
-      if (!storage) return
-      await storage.markVerified(piece)
-      entry.torrent.onVerified(piece)
-    })().catch((error: unknown) => {
+    const failed = (error: unknown) => {
       entry.torrent.onWarning(
         new TorrentError(`Could not record piece ${piece} as verified`, {
           code: 'ERR_STORAGE',
@@ -581,9 +575,39 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
           infoHash,
         }),
       )
-    })
+    }
+    const open = diskIo.opened(infoHash)
+    let work: Promise<void>
+    if (open !== undefined && !diskIo.isWriting(infoHash, piece)) {
+      // The common case, hundreds of times a second while a download streams: the write has
+      // settled and the storage is open, so the verification is queued at once, with nothing
+      // awaited before it (each await kept alive while the commit runs grows the young heap).
+      work = open.markVerified(piece).then(
+        () => {
+          entry.pending.delete(work)
+          try {
+            entry.torrent.onVerified(piece)
+          } catch (error) {
+            failed(error)
+          }
+        },
+        (error: unknown) => {
+          entry.pending.delete(work)
+          failed(error)
+        },
+      )
+    } else {
+      work = (async () => {
+        await diskIo.written(infoHash, piece)
+        const storage = await diskIo.torrent(infoHash)
+        if (!storage) return
+        await storage.markVerified(piece)
+        entry.torrent.onVerified(piece)
+      })()
+        .catch(failed)
+        .finally(() => entry.pending.delete(work))
+    }
     entry.pending.add(work)
-    void work.finally(() => entry.pending.delete(work))
   }
 
   async #settled(infoHash: string): Promise<void> {

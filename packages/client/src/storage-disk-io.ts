@@ -27,6 +27,8 @@ export class StorageDiskIo implements DiskIo {
   readonly #torrents = new Map<string, Promise<TorrentStorage>>()
   /** Writes not yet settled, by infoHash then piece. */
   readonly #writes = new Map<string, Map<number, Promise<void>>>()
+  /** The same handles once open, for the callers that must not wait a turn for them. */
+  readonly #opened = new Map<string, TorrentStorage>()
   /** Torrents whose next check must hash everything (a recheck or an import). */
   readonly #fullCheck = new Set<string>()
 
@@ -39,9 +41,17 @@ export class StorageDiskIo implements DiskIo {
   openTorrent(geometry: Parameters<Storage['openTorrent']>[0]): Promise<TorrentStorage> {
     let opening = this.#torrents.get(geometry.infoHash)
     if (!opening) {
-      opening = this.#storage.openTorrent(geometry)
-      this.#torrents.set(geometry.infoHash, opening)
-      opening.catch(() => this.#torrents.delete(geometry.infoHash))
+      const current = this.#storage.openTorrent(geometry)
+      opening = current
+      this.#torrents.set(geometry.infoHash, current)
+      current.then(
+        (torrent) => {
+          if (this.#torrents.get(geometry.infoHash) === current) this.#opened.set(geometry.infoHash, torrent)
+        },
+        () => {
+          if (this.#torrents.get(geometry.infoHash) === current) this.#torrents.delete(geometry.infoHash)
+        },
+      )
     }
     return opening
   }
@@ -58,6 +68,16 @@ export class StorageDiskIo implements DiskIo {
     return this.#torrents.get(infoHash)
   }
 
+  /** The torrent's storage if it is open already (no promise to wait for), else undefined. */
+  opened(infoHash: string): TorrentStorage | undefined {
+    return this.#opened.get(infoHash)
+  }
+
+  /** Whether a write of `piece` is in flight. */
+  isWriting(infoHash: string, piece: number): boolean {
+    return this.#writes.get(infoHash)?.has(piece) === true
+  }
+
   /** Resolves when the write of `piece` (if any is in flight) has settled; rejects if it failed. */
   async written(infoHash: string, piece: number): Promise<void> {
     await this.#writes.get(infoHash)?.get(piece)
@@ -70,6 +90,7 @@ export class StorageDiskIo implements DiskIo {
   /** Forgets a torrent's handle (after it is closed or deleted). */
   forget(infoHash: string): void {
     this.#torrents.delete(infoHash)
+    this.#opened.delete(infoHash)
     this.#writes.delete(infoHash)
   }
 

@@ -160,6 +160,8 @@ interface TorrentOperations {
 interface VerifyRequest {
   readonly state: TorrentState
   readonly index: number
+  /** The piece's exclusive hold, when the request took it itself (else its lock task holds it). */
+  readonly release: (() => void) | undefined
   readonly resolve: () => void
   readonly reject: (error: Error) => void
 }
@@ -1351,33 +1353,51 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     if (state.awaitingVerdict.delete(index)) this.#awaitingVerdicts--
   }
 
-  async #markVerified(state: TorrentState, index: number): Promise<void> {
-    state.geometry.assertPieceIndex(index)
+  /**
+   * Queues the piece for the next group commit. Hundreds of verifications wait for each commit
+   * while a download streams, so the common path allocates one promise and one request: the
+   * piece's hold is taken without a task when it is free, and released by the commit.
+   */
+  #markVerified(state: TorrentState, index: number): Promise<void> {
     try {
-      await this.#markVerifiedLocked(state, index)
-    } finally {
-      this.#verdictCame(state, index)
+      state.geometry.assertPieceIndex(index)
+    } catch (error) {
+      return Promise.reject(error)
     }
+    const release = state.locks.tryExclusive(index)
+    if (release !== undefined) return this.#queueVerify(state, index, release)
+    // A read or a write holds the piece: wait for it, holding the piece until the commit answers.
+    return state.locks.exclusive(index, () => this.#queueVerify(state, index, undefined))
   }
 
-  async #markVerifiedLocked(state: TorrentState, index: number): Promise<void> {
-    await state.locks.exclusive(index, async () => {
-      if (state.written[index] === 0) {
-        throw new StorageError(
+  #queueVerify(state: TorrentState, index: number, release: (() => void) | undefined): Promise<void> {
+    if (state.written[index] === 0 || state.verified[index] === 1) {
+      release?.()
+      this.#verdictCame(state, index)
+      if (state.verified[index] === 1) return Promise.resolve()
+      return Promise.reject(
+        new StorageError(
           'ERR_PIECE_NOT_WRITTEN',
           `Piece ${index} cannot be marked verified: it was not written (or was cleared)`,
-        )
+        ),
+      )
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#verifyQueue.push({ state, index, release, resolve, reject })
+      this.#verifyQueueBytes += state.geometry.pieceSize(index)
+      if (!this.#committing) {
+        this.#committing = true
+        queueMicrotask(() => void this.#commitLoop())
       }
-      if (state.verified[index] === 1) return
-      await new Promise<void>((resolve, reject) => {
-        this.#verifyQueue.push({ state, index, resolve, reject })
-        this.#verifyQueueBytes += state.geometry.pieceSize(index)
-        if (!this.#committing) {
-          this.#committing = true
-          queueMicrotask(() => void this.#commitLoop())
-        }
-      })
     })
+  }
+
+  /** The commit's answer to a verification: the piece's hold released, then the caller told. */
+  #answer(request: VerifyRequest, failure: Error | undefined): void {
+    request.release?.()
+    this.#verdictCame(request.state, request.index)
+    if (failure === undefined) request.resolve()
+    else request.reject(failure)
   }
 
   /**
@@ -1466,7 +1486,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
           `Piece ${request.index} was forgotten before its commit`,
         )
       }
-      if (failure !== undefined) request.reject(failure)
+      if (failure !== undefined) this.#answer(request, failure)
       else ready.push(request)
     }
     if (ready.length === 0) return
@@ -1495,7 +1515,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       })
     } catch (error) {
       const failure = toStorageError(error, 'Committing verified pieces')
-      for (const request of ready) request.reject(failure)
+      for (const request of ready) this.#answer(request, failure)
       return
     }
     for (const { state, index } of ready) {
@@ -1512,7 +1532,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         }
       }
     }
-    for (const request of ready) request.resolve()
+    for (const request of ready) this.#answer(request, undefined)
   }
 
   async #syncChunk(record: ChunkRecord, target: number): Promise<void> {

@@ -76,4 +76,32 @@ describe('PieceLocks', () => {
     await holding
     locks.tryShared(4)!()
   })
+
+  it('takes an exclusive hold at once only when nobody holds or waits for the piece', async () => {
+    const locks = new PieceLocks()
+    const events: string[] = []
+    const release = locks.tryExclusive(5)
+    expect(release).toBeDefined()
+    expect(locks.tryExclusive(5)).toBeUndefined() // held: a second holder must queue
+    expect(locks.tryShared(5)).toBeUndefined() // and so must a reader
+    locks.tryExclusive(6)!() // other pieces never wait
+    const reader = locks.shared(5, async () => {
+      events.push('read')
+    })
+    await Promise.resolve()
+    expect(events).toEqual([])
+    release!()
+    await reader
+    expect(events).toEqual(['read'])
+    // Readers in flight, or a writer queued behind them, exclude it too.
+    const shared = locks.tryShared(5)!
+    expect(locks.tryExclusive(5)).toBeUndefined()
+    const writer = locks.exclusive(5, async () => {
+      events.push('write')
+    })
+    shared()
+    await writer
+    expect(events).toEqual(['read', 'write'])
+    locks.tryExclusive(5)!()
+  })
 })

@@ -36,6 +36,21 @@ export class PieceLocks {
     }
   }
 
+  /**
+   * Takes the exclusive hold on piece `index` at once when nobody holds it or waits for it, and
+   * returns its release (call it exactly once); undefined when the caller must queue with
+   * {@link exclusive}. The hot path of verifications: no promise, no closure over a task.
+   */
+  tryExclusive(index: number): (() => void) | undefined {
+    const state = this.#stateOf(index)
+    if (state.writer || state.readers > 0 || state.queue.length > 0) return undefined
+    state.writer = true
+    return () => {
+      state.writer = false
+      this.#wake(index, state)
+    }
+  }
+
   /** Runs `task` while nobody else holds piece `index`. */
   exclusive<T>(index: number, task: () => Promise<T>): Promise<T> {
     return this.#run(index, true, task)

@@ -155,6 +155,32 @@ describe('ChunkStorage files and index', () => {
     })
   })
 
+  it('verifies a piece a read holds once the read is done, and a re-write waits for a verification', async () => {
+    const storage = await openStore()
+    const infoHash = '4'.repeat(40)
+    const torrent = await storage.openTorrent(simpleGeometry(infoHash, 16 * KiB, 40 * KiB))
+    const first = pieceData(infoHash, 0, 16 * KiB)
+    await torrent.writePiece(0, first)
+    // A read of the unverified bytes holds the piece: the verification queues behind it.
+    const reading = torrent.readUnverifiedPiece(0)
+    const verifying = torrent.markVerified(0)
+    expect((await reading)?.equals(first)).toBe(true)
+    await verifying
+    expect(await torrent.verifiedPieces()).toEqual([0])
+    // A verification holds the piece until its commit: a re-write queued behind it un-verifies
+    // the piece only after the mapping row exists, never leaving a mapping over other bytes.
+    await torrent.writePiece(1, pieceData(infoHash, 1, 16 * KiB))
+    const verifyingOne = torrent.markVerified(1)
+    const rewriting = torrent.writePiece(1, pieceData(infoHash, 1, 16 * KiB, 9))
+    await verifyingOne
+    await rewriting
+    expect(await torrent.verifiedPieces()).toEqual([0])
+    await expect(torrent.markVerified(2)).rejects.toMatchObject({ code: 'ERR_PIECE_NOT_WRITTEN' })
+    await torrent.markVerified(0) // already verified: at once
+    await storage.close()
+    expect(query('SELECT piece_index FROM torrent_piece_mappings')).toEqual([{ piece_index: 0 }])
+  })
+
   it('marks a torrent seeding once every piece is verified', async () => {
     const storage = await openStore()
     const torrent = await storage.openTorrent(simpleGeometry('3'.repeat(40), 16 * KiB, 40 * KiB))
