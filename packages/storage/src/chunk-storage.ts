@@ -5,12 +5,12 @@
 
 import { createHash, randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { type FileHandle, mkdir, open, opendir, readFile, rename, unlink } from 'node:fs/promises'
+import { mkdir, open, opendir, readFile, rename, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ChunkIndex, type RemoteDeletion, type TorrentRow } from './chunk-index.ts'
 import { DrainWaiters } from './drain-waiters.ts'
 import { argumentOutOfRange, invalidArgumentType, StorageError, toStorageError } from './errors.ts'
-import { FileHandleCache, type FileLease, readFully } from './file-handles.ts'
+import { type ChunkFile, FileHandleCache, type FileLease, readFully } from './file-handles.ts'
 import {
   DEFAULT_CHUNK_SIZE,
   type PieceRange,
@@ -1555,7 +1555,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
    * Closing a handle with unsynced writes (only when the cache overflows with dirty handles): sync
    * first, so that a write-back error is not lost with the descriptor.
    */
-  async #syncBeforeClose(id: string, handle: FileHandle): Promise<void> {
+  async #syncBeforeClose(id: string, handle: ChunkFile): Promise<void> {
     const owner = this.#chunkOwners.get(id)
     if (owner === undefined || !this.#isDirty(id)) return
     const { state, record } = owner

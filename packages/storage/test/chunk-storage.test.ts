@@ -162,7 +162,7 @@ describe('ChunkStorage files and index', () => {
     const first = pieceData(infoHash, 0, 16 * KiB)
     await torrent.writePiece(0, first)
     // A read of the unverified bytes holds the piece: the verification queues behind it.
-    const reading = torrent.readUnverifiedPiece(0)
+    const reading = torrent.readUnverifiedPiece!(0)
     const verifying = torrent.markVerified(0)
     expect((await reading)?.equals(first)).toBe(true)
     await verifying
