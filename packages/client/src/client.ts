@@ -576,37 +576,34 @@ export class TorrentClient extends EventEmitter<ClientEvents> {
         }),
       )
     }
+    // The common case, hundreds of times a second while a download streams: the write has settled
+    // and the storage is open, so the verification is queued at once, with nothing awaited before
+    // it (each await kept alive while the commit runs grows the young heap).
     const open = diskIo.opened(infoHash)
-    let work: Promise<void>
-    if (open !== undefined && !diskIo.isWriting(infoHash, piece)) {
-      // The common case, hundreds of times a second while a download streams: the write has
-      // settled and the storage is open, so the verification is queued at once, with nothing
-      // awaited before it (each await kept alive while the commit runs grows the young heap).
-      work = open.markVerified(piece).then(
-        () => {
-          entry.pending.delete(work)
-          try {
-            entry.torrent.onVerified(piece)
-          } catch (error) {
-            failed(error)
-          }
-        },
-        (error: unknown) => {
-          entry.pending.delete(work)
+    const marking: Promise<unknown> =
+      open !== undefined && !diskIo.isWriting(infoHash, piece)
+        ? open.markVerified(piece)
+        : (async () => {
+            await diskIo.written(infoHash, piece)
+            const storage = await diskIo.torrent(infoHash)
+            if (!storage) return false
+            await storage.markVerified(piece)
+          })()
+    const work: Promise<void> = marking.then(
+      (marked) => {
+        entry.pending.delete(work)
+        if (marked === false) return
+        try {
+          entry.torrent.onVerified(piece)
+        } catch (error) {
           failed(error)
-        },
-      )
-    } else {
-      work = (async () => {
-        await diskIo.written(infoHash, piece)
-        const storage = await diskIo.torrent(infoHash)
-        if (!storage) return
-        await storage.markVerified(piece)
-        entry.torrent.onVerified(piece)
-      })()
-        .catch(failed)
-        .finally(() => entry.pending.delete(work))
-    }
+        }
+      },
+      (error: unknown) => {
+        entry.pending.delete(work)
+        failed(error)
+      },
+    )
     entry.pending.add(work)
   }
 

@@ -1371,10 +1371,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   }
 
   #queueVerify(state: TorrentState, index: number, release: (() => void) | undefined): Promise<void> {
-    if (state.written[index] === 0 || state.verified[index] === 1) {
+    const verified = state.verified[index] === 1
+    if (verified || state.written[index] === 0) {
       release?.()
       this.#verdictCame(state, index)
-      if (state.verified[index] === 1) return Promise.resolve()
+      if (verified) return Promise.resolve()
       return Promise.reject(
         new StorageError(
           'ERR_PIECE_NOT_WRITTEN',
