@@ -15,14 +15,28 @@
 // buffers, but does not hold a piece while its verification commits. Both sides read into buffers
 // of their own, one per read in flight (the store through readPieceInto), as an engine does.
 //
+// Two effects of the machine, not of either side, are kept out of the write phases (both measured
+// here, on a VM whose root file system is ext4 without a journal):
+// - Page cache into memory the host has not backed: a gigabyte written into guest pages the host
+//   reclaimed (free page reporting) took 3-10 s instead of 0.4-0.8 s. Before each write phase an
+//   untimed scratch file of payload + 1/8 is written and deleted, so the phase writes into pages
+//   that were just in use, whichever side it is (the fs side went from 0.7-7.9 s to 0.68-0.79 s).
+// - On ext4 without a journal, creating an inode skips every inode of its group deleted in the last
+//   1-5 minutes, one inode-table lookup each: 1,024 creates took 500-900 ms after a store was
+//   deleted, 185 ms otherwise (40-60 ms on ext4 with a journal, where the check does not exist).
+//   The store creates 1,024 chunk files per gigabyte, the fs side one file, so no round deletes a
+//   store before the end of the run (when the free disk allows: a payload per round and piece
+//   size) and a run right after another (which deleted its stores at its end) is not comparable.
+//
 // Environment: BENCH_BYTES (payload per piece size), BENCH_PIECE_LENGTHS (bytes, comma separated;
 // default 262144,4194304), BENCH_CONCURRENCY (writes or reads in flight, default 8), BENCH_ROUNDS
 // (default 3), BENCH_DIR (default .tmp/bench-storage), BENCH_UV_THREADPOOL_SIZES (comma separated
-// libuv thread pool sizes to run every phase with; default: the environment's, else 4).
+// libuv thread pool sizes to run every phase with; default: the environment's, else 4,16: Node's own
+// size and the one the CLI asks for).
 
 import { execFile } from 'node:child_process'
 import { createCipheriv } from 'node:crypto'
-import { lstat, mkdir, open, readdir, rm } from 'node:fs/promises'
+import { lstat, mkdir, open, readdir, rm, statfs } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ChunkStorage } from '../packages/storage/src/index.ts'
 
@@ -35,7 +49,7 @@ const rounds = Number(BENCH_ROUNDS ?? 3)
 const pieceLengths = (BENCH_PIECE_LENGTHS ?? `${256 * 1024},${4 * MiB}`).split(',').map(Number)
 const root = resolve(BENCH_DIR ?? join(import.meta.dirname, '..', '.tmp', 'bench-storage'))
 const targets = { writeRatio: 0.8, readRatio: 0.8, diskRatio: 1.01, peakRssMB: 200 }
-const poolSizes = (BENCH_UV_THREADPOOL_SIZES ?? UV_THREADPOOL_SIZE ?? '4').split(',').map(Number)
+const poolSizes = (BENCH_UV_THREADPOOL_SIZES ?? UV_THREADPOOL_SIZE ?? '4,16').split(',').map(Number)
 
 type Phase = 'fs-write' | 'store-write' | 'fs-read' | 'store-read'
 interface PhaseResult {
@@ -243,6 +257,25 @@ function inChild(
   })
 }
 
+/**
+ * Writes and deletes a scratch file of payload + 1/8 in `directory` (untimed), so that the next
+ * phase's page cache lands in memory that was just in use rather than memory the host may have
+ * reclaimed from the guest (see the header).
+ */
+async function warmPageCache(directory: string): Promise<void> {
+  const path = join(directory, 'warm.tmp')
+  const block = Buffer.alloc(4 * MiB, 1)
+  const file = await open(path, 'w')
+  try {
+    for (let position = 0; position < payload + payload / 8; position += block.length) {
+      await file.write(block, 0, block.length, position)
+    }
+  } finally {
+    await file.close()
+    await rm(path, { force: true })
+  }
+}
+
 /** `sync`: writes every dirty page of the system back to disk. */
 function flushDirtyPages(): Promise<void> {
   return new Promise((resolveSync, reject) => {
@@ -272,8 +305,8 @@ function median(values: number[]): number {
 const megabytesPerSecond = (milliseconds: number) => payload / 1e6 / (milliseconds / 1000)
 const round = (value: number, digits = 3) => Number(value.toFixed(digits))
 
-async function benchOne(pieceLength: number, poolSize: number) {
-  const directory = join(root, `pieces-${pieceLength}`)
+async function benchOne(pieceLength: number, poolSize: number, keepStores: boolean) {
+  const base = join(root, `pieces-${pieceLength}-${poolSize}`)
   const best = {
     fsWritten: Infinity,
     fsWrite: Infinity,
@@ -290,7 +323,11 @@ async function benchOne(pieceLength: number, poolSize: number) {
   let disk = { allocated: 0, apparent: 0 }
   let chunks = 0
   for (let round = 0; round < rounds; round++) {
-    await rm(directory, { recursive: true, force: true })
+    // Each round in a directory of its own. Its plain file goes at the end of the round; its store
+    // at the end of the run when the disk allows it, so that no store's chunk files are created
+    // right after another's were deleted.
+    const directory = join(base, `round-${round}`)
+    if (!keepStores && round > 0) await rm(join(base, `round-${round - 1}`), { recursive: true, force: true })
     await mkdir(directory, { recursive: true })
     const order: Phase[][] =
       round % 2 === 0
@@ -307,6 +344,7 @@ async function benchOne(pieceLength: number, poolSize: number) {
       // Every phase starts with no dirty pages left by the one before (untimed): otherwise the
       // kernel's writeback of the previous gigabyte lands on whichever phase runs next.
       await flushDirtyPages()
+      if (phase === 'fs-write' || phase === 'store-write') await warmPageCache(directory)
       const result = await inChild(phase, pieceLength, directory, poolSize)
       results.set(phase, result)
       peakRss[phase] = Math.max(peakRss[phase], result.peakRssMB)
@@ -323,12 +361,12 @@ async function benchOne(pieceLength: number, poolSize: number) {
     pairRatios.read.push(results.get('fs-read')!.milliseconds / results.get('store-read')!.milliseconds)
     mismatches += results.get('store-read')!.mismatches!
     if (results.get('store-read')!.checksum !== results.get('fs-read')!.checksum) mismatches++
+    await rm(join(directory, 'plain.bin'), { force: true })
     disk = await diskBytes(join(directory, 'store'))
     const storage = await ChunkStorage.open({ directory: join(directory, 'store') })
     chunks = storage.stats().chunkCount
     await storage.close()
   }
-  await rm(directory, { recursive: true, force: true })
   return {
     pieceLength,
     uvThreadpoolSize: poolSize,
@@ -361,11 +399,24 @@ if (process.argv[2] === '--phase') {
 } else {
   if (!Number.isSafeInteger(payload) || payload <= 0)
     throw new RangeError('BENCH_BYTES must be a positive integer')
+  // Leftovers of an interrupted run would be opened as this run's stores.
+  await rm(root, { recursive: true, force: true })
   await mkdir(root, { recursive: true })
+  // Keeping every round's store until the end needs a payload per round, piece size and pool size,
+  // plus the plain file and the scratch file; otherwise each round deletes the one before (said on
+  // stderr).
+  const { bavail, bsize } = await statfs(root)
+  const storesBytes = rounds * pieceLengths.length * poolSizes.length * payload * 1.01
+  const keepStores = bavail * bsize > storesBytes + 2.5 * payload
+  if (!keepStores) {
+    process.stderr.write(
+      `bench:storage: ${Math.round((bavail * bsize) / MiB)} MiB free in ${root}: each round deletes the one before\n`,
+    )
+  }
   const results = []
   for (const poolSize of poolSizes) {
     for (const pieceLength of pieceLengths) {
-      const result = await benchOne(pieceLength, poolSize)
+      const result = await benchOne(pieceLength, poolSize, keepStores)
       results.push(result)
       console.log(
         `${(pieceLength / 1024).toString().padStart(5)} KiB pieces x ${result.pieces}, ${poolSize} libuv threads: ` +
