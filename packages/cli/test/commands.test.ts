@@ -316,7 +316,7 @@ describe('the store', () => {
         process.execPath,
         [cliPath, 'seed', info.infoHash, '--listen', '127.0.0.1:0', '--json'],
         {
-          env: { ...process.env, ...env },
+          env: { ...process.env, ...env, UV_THREADPOOL_SIZE: undefined },
         },
       )
       try {
@@ -326,6 +326,13 @@ describe('the store', () => {
           })
           holder.on('exit', () => reject(new Error('the seeder exited')))
         })
+        // The command sizes libuv's thread pool itself when the environment does not (16 threads).
+        const { readdir, readFile } = await import('node:fs/promises')
+        const tasks = await readdir(`/proc/${holder.pid}/task`)
+        const names = await Promise.all(
+          tasks.map((task) => readFile(`/proc/${holder.pid}/task/${task}/comm`, 'utf8').catch(() => '')),
+        )
+        expect(names.filter((name) => name.trim() === 'libuv-worker')).toHaveLength(16)
         const locked = await runCli(['ls'], { env })
         expect(locked.code).toBe(1)
         expect(locked.stderr).toMatch(/is in use by another process .*\(ERR_STORE_LOCKED\)/)

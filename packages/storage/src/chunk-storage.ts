@@ -80,8 +80,14 @@ export interface RecoveryReport {
 }
 
 const DEFAULT_OPEN_FILE_LIMIT = 64
-/** Datasyncs at once: all of libuv's thread pool but one thread, kept for piece writes and reads. */
-const SYNC_PARALLELISM = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
+/**
+ * Datasyncs at once: all of libuv's thread pool but one thread, kept for piece writes and reads.
+ * Read when a store opens, not when this module loads: a program may size the pool (set
+ * UV_THREADPOOL_SIZE) after its imports, before its first asynchronous call, as the CLI does.
+ */
+function syncParallelism(): number {
+  return Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
+}
 /** Background fsyncs of the chunks directory, at most one per this many milliseconds. */
 const DIRECTORY_SYNC_DELAY_MS = 25
 /** A group commit waits for in-flight piece writes at most this long, */
@@ -287,6 +293,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #writeFinished: (() => void) | undefined
   /** Datasyncs running, the ones waiting for a slot, and those nobody awaits (of full chunks). */
   #syncsRunning = 0
+  readonly #syncParallelism = syncParallelism()
   readonly #backgroundSyncs = new Set<Promise<void>>()
   readonly #syncWaiters: Array<() => void> = []
   /**
@@ -1161,7 +1168,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
 
   /**
    * Resolves once a datasync that started after write number `target` of the chunk succeeded.
-   * Shares a sync in flight that covers it; runs on one of SYNC_PARALLELISM slots.
+   * Shares a sync in flight that covers it; runs on one of #syncParallelism slots.
    */
   #ensureSynced(state: TorrentState, record: ChunkRecord, target: number): Promise<void> {
     if (record.syncedSequence >= target) return Promise.resolve()
@@ -1196,7 +1203,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   }
 
   async #syncSlot<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#syncsRunning < SYNC_PARALLELISM) this.#syncsRunning++
+    if (this.#syncsRunning < this.#syncParallelism) this.#syncsRunning++
     else await new Promise<void>((resolve) => this.#syncWaiters.push(resolve))
     try {
       return await task()
