@@ -3,7 +3,11 @@
 // plain fs writes and reads of the same bytes to one file, for 256 KiB and 4 MiB pieces. Prints
 // MB/s, the ratios, disk bytes / payload and peak RSS; the last line is one JSON object.
 //
-// Each measured phase runs in its own child process (fs write, store write, fs read, store read),
+// A third side, the layout, writes and reads the same bytes with plain fs in the store's own layout
+// (one file per 1 MiB chunk, a datasync per file, no index and no locks), so the report tells the
+// layout's share of the gap to one plain file (layout vs fs) from the store's own (store vs layout).
+//
+// Each measured phase runs in its own child process (fs, store and layout writes and reads),
 // so every phase starts from the same state and reports its own peak RSS; rounds alternate the
 // order and the best time of each phase is kept, which damps a noisy disk (the ratios of those
 // bests are judged against the targets; the median of each round's own ratio is printed beside
@@ -36,7 +40,8 @@
 
 import { execFile } from 'node:child_process'
 import { createCipheriv } from 'node:crypto'
-import { lstat, mkdir, open, readdir, rm, statfs } from 'node:fs/promises'
+import { closeSync, openSync, read } from 'node:fs'
+import { type FileHandle, lstat, mkdir, open, readdir, rm, statfs } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ChunkStorage } from '../packages/storage/src/index.ts'
 
@@ -51,7 +56,7 @@ const root = resolve(BENCH_DIR ?? join(import.meta.dirname, '..', '.tmp', 'bench
 const targets = { writeRatio: 0.8, readRatio: 0.8, diskRatio: 1.01, peakRssMB: 200 }
 const poolSizes = (BENCH_UV_THREADPOOL_SIZES ?? UV_THREADPOOL_SIZE ?? '4,16').split(',').map(Number)
 
-type Phase = 'fs-write' | 'store-write' | 'fs-read' | 'store-read'
+type Phase = 'fs-write' | 'store-write' | 'layout-write' | 'fs-read' | 'store-read' | 'layout-read'
 interface PhaseResult {
   milliseconds: number
   /** For fs-write: the time until the last write, before the fsync. */
@@ -79,6 +84,25 @@ const pool = createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16)
 function pieceView(index: number, size: number): Buffer {
   const offset = ((index * 7_919 * 4_096) % (pool.length - size + 1)) & ~4_095
   return pool.subarray(offset, offset + size)
+}
+
+/** The store's default chunk size: the layout phases cut the byte stream the same way. */
+const CHUNK = MiB
+
+/** One positional read through the thread pool (the callback API, as the store's reads). */
+function readAt(
+  fd: number,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<number> {
+  return new Promise((resolveRead, reject) => {
+    read(fd, buffer, offset, length, position, (error, bytesRead) => {
+      if (error !== null) reject(error)
+      else resolveRead(bytesRead)
+    })
+  })
 }
 
 /** Runs `task(0..count-1)` with at most `limit` in flight; `worker` tells which of them runs it. */
@@ -162,6 +186,90 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
       eventLoopUtilization: loop(),
       peakRssMB: peak(),
     }
+  }
+  if (phase === 'layout-write') {
+    // The store's layout with plain fs: one file per chunk, created at its first write (through the
+    // pool, as the store creates them), the same positional writes, then one datasync per file,
+    // as many at once as the store runs, and an fsync of the directory. No index, no locks.
+    const layout = join(directory, 'layout')
+    await mkdir(layout)
+    const files = new Map<number, Promise<FileHandle>>()
+    const fileOf = (chunk: number) => {
+      let file = files.get(chunk)
+      if (file === undefined) {
+        file = open(join(layout, `${chunk}.enc`), 'w+')
+        files.set(chunk, file)
+      }
+      return file
+    }
+    await window(pieceCount, concurrency, async (index) => {
+      const data = pieceView(index, sizeOf(index))
+      const start = index * pieceLength
+      const writes: Promise<unknown>[] = []
+      for (let at = start; at < start + data.length; at = (Math.floor(at / CHUNK) + 1) * CHUNK) {
+        const end = Math.min(start + data.length, (Math.floor(at / CHUNK) + 1) * CHUNK)
+        const file = await fileOf(Math.floor(at / CHUNK))
+        writes.push(file.write(data, at - start, end - at, at % CHUNK))
+      }
+      await Promise.all(writes)
+    })
+    const handles = await Promise.all(files.values())
+    let next = 0
+    const syncsAtOnce = Math.max(1, (Number(UV_THREADPOOL_SIZE) || 4) - 1)
+    await Promise.all(
+      Array.from({ length: syncsAtOnce }, async () => {
+        while (next < handles.length) await handles[next++]!.datasync()
+      }),
+    )
+    const directoryHandle = await open(layout, 'r')
+    await directoryHandle.sync()
+    await directoryHandle.close()
+    await Promise.all(handles.map((handle) => handle.close()))
+    return {
+      milliseconds: performance.now() - started,
+      cpuMilliseconds: cpu(),
+      eventLoopUtilization: loop(),
+      peakRssMB: peak(),
+    }
+  }
+  if (phase === 'layout-read') {
+    // The same reads from the layout's chunk files with plain fs: each file opened once, on this
+    // thread, at its first read (as the store opens them) and kept open, one read per chunk span.
+    const layout = join(directory, 'layout')
+    const descriptors = new Map<number, number>()
+    const descriptorOf = (chunk: number) => {
+      let fd = descriptors.get(chunk)
+      if (fd === undefined) {
+        fd = openSync(join(layout, `${chunk}.enc`), 'r')
+        descriptors.set(chunk, fd)
+      }
+      return fd
+    }
+    const buffers = readBuffers(pieceLength)
+    let checksum = 0
+    await window(pieceCount, concurrency, async (index, worker) => {
+      const buffer = buffers[worker]!
+      const start = index * pieceLength
+      const size = sizeOf(index)
+      const reads: Promise<unknown>[] = []
+      for (let at = start; at < start + size; at = (Math.floor(at / CHUNK) + 1) * CHUNK) {
+        const end = Math.min(start + size, (Math.floor(at / CHUNK) + 1) * CHUNK)
+        const fd = descriptorOf(Math.floor(at / CHUNK))
+        reads.push(readAt(fd, buffer, at - start, end - at, at % CHUNK))
+      }
+      await Promise.all(reads)
+      checksum += buffer[size - 1]!
+    })
+    const milliseconds = performance.now() - started
+    const result = {
+      milliseconds,
+      cpuMilliseconds: cpu(),
+      eventLoopUtilization: loop(),
+      peakRssMB: peak(),
+      checksum,
+    }
+    for (const fd of descriptors.values()) closeSync(fd)
+    return result
   }
   if (phase === 'fs-read') {
     const plain = await open(plainPath, 'r')
@@ -315,8 +423,17 @@ async function benchOne(pieceLength: number, poolSize: number, keepStores: boole
     storeRead: Infinity,
     fsReadWarm: Infinity,
     storeReadWarm: Infinity,
+    layoutWrite: Infinity,
+    layoutRead: Infinity,
   }
-  const peakRss = { 'fs-write': 0, 'store-write': 0, 'fs-read': 0, 'store-read': 0 }
+  const peakRss = {
+    'fs-write': 0,
+    'store-write': 0,
+    'layout-write': 0,
+    'fs-read': 0,
+    'store-read': 0,
+    'layout-read': 0,
+  }
   // Each round's store/fs ratios (the phases of one round run back to back, in alternating order).
   const pairRatios = { write: [] as number[], read: [] as number[] }
   let mismatches = 0
@@ -329,22 +446,18 @@ async function benchOne(pieceLength: number, poolSize: number, keepStores: boole
     const directory = join(base, `round-${round}`)
     if (!keepStores && round > 0) await rm(join(base, `round-${round - 1}`), { recursive: true, force: true })
     await mkdir(directory, { recursive: true })
-    const order: Phase[][] =
-      round % 2 === 0
-        ? [
-            ['fs-write', 'store-write'],
-            ['fs-read', 'store-read'],
-          ]
-        : [
-            ['store-write', 'fs-write'],
-            ['store-read', 'fs-read'],
-          ]
+    const writes: Phase[] = ['fs-write', 'store-write', 'layout-write']
+    const reads: Phase[] = ['fs-read', 'store-read', 'layout-read']
+    if (round % 2 === 1) {
+      writes.reverse()
+      reads.reverse()
+    }
     const results = new Map<Phase, PhaseResult>()
-    for (const phase of order.flat()) {
+    for (const phase of [...writes, ...reads]) {
       // Every phase starts with no dirty pages left by the one before (untimed): otherwise the
       // kernel's writeback of the previous gigabyte lands on whichever phase runs next.
       await flushDirtyPages()
-      if (phase === 'fs-write' || phase === 'store-write') await warmPageCache(directory)
+      if (phase.endsWith('-write')) await warmPageCache(directory)
       const result = await inChild(phase, pieceLength, directory, poolSize)
       results.set(phase, result)
       peakRss[phase] = Math.max(peakRss[phase], result.peakRssMB)
@@ -357,10 +470,13 @@ async function benchOne(pieceLength: number, poolSize: number, keepStores: boole
     best.storeRead = Math.min(best.storeRead, results.get('store-read')!.milliseconds)
     best.fsReadWarm = Math.min(best.fsReadWarm, results.get('fs-read')!.warmMilliseconds!)
     best.storeReadWarm = Math.min(best.storeReadWarm, results.get('store-read')!.warmMilliseconds!)
+    best.layoutWrite = Math.min(best.layoutWrite, results.get('layout-write')!.milliseconds)
+    best.layoutRead = Math.min(best.layoutRead, results.get('layout-read')!.milliseconds)
     pairRatios.write.push(fsWrite.milliseconds / results.get('store-write')!.milliseconds)
     pairRatios.read.push(results.get('fs-read')!.milliseconds / results.get('store-read')!.milliseconds)
     mismatches += results.get('store-read')!.mismatches!
     if (results.get('store-read')!.checksum !== results.get('fs-read')!.checksum) mismatches++
+    if (results.get('layout-read')!.checksum !== results.get('fs-read')!.checksum) mismatches++
     await rm(join(directory, 'plain.bin'), { force: true })
     disk = await diskBytes(join(directory, 'store'))
     const storage = await ChunkStorage.open({ directory: join(directory, 'store') })
@@ -384,6 +500,16 @@ async function benchOne(pieceLength: number, poolSize: number, keepStores: boole
     readRatioPairMedian: round(median(pairRatios.read)),
     /** With every chunk file already open: the store's per-read cost without opens and closes. */
     readRatioWarm: round(best.fsReadWarm / best.storeReadWarm),
+    /**
+     * The store's layout written and read with plain fs (one file per chunk, no index): the share
+     * of the gap that is the layout's (layout vs fs) and the store's own (store vs layout).
+     */
+    layoutWriteMBps: round(megabytesPerSecond(best.layoutWrite), 1),
+    layoutReadMBps: round(megabytesPerSecond(best.layoutRead), 1),
+    layoutWriteRatio: round(best.fsWrite / best.layoutWrite),
+    layoutReadRatio: round(best.fsRead / best.layoutRead),
+    storeVsLayoutWrite: round(best.layoutWrite / best.storeWrite),
+    storeVsLayoutRead: round(best.layoutRead / best.storeRead),
     diskBytes: disk.allocated,
     diskApparentBytes: disk.apparent,
     diskRatio: round(disk.allocated / payload, 4),
@@ -402,11 +528,12 @@ if (process.argv[2] === '--phase') {
   // Leftovers of an interrupted run would be opened as this run's stores.
   await rm(root, { recursive: true, force: true })
   await mkdir(root, { recursive: true })
-  // Keeping every round's store until the end needs a payload per round, piece size and pool size,
+  // Keeping every round's store (and layout files) until the end needs two payloads per round, piece
+  // size and pool size,
   // plus the plain file and the scratch file; otherwise each round deletes the one before (said on
   // stderr).
   const { bavail, bsize } = await statfs(root)
-  const storesBytes = rounds * pieceLengths.length * poolSizes.length * payload * 1.01
+  const storesBytes = 2 * rounds * pieceLengths.length * poolSizes.length * payload * 1.01
   const keepStores = bavail * bsize > storesBytes + 2.5 * payload
   if (!keepStores) {
     process.stderr.write(
@@ -423,6 +550,7 @@ if (process.argv[2] === '--phase') {
           `write ${result.storeWriteMBps} MB/s vs fs ${result.fsWriteMBps} MB/s (fsync at the end; ` +
           `${result.fsWriteNoSyncMBps} without) = ${result.writeRatio} (per round median ${result.writeRatioPairMedian}); ` +
           `read ${result.storeReadMBps} MB/s vs fs ${result.fsReadMBps} MB/s = ${result.readRatio} (per round median ${result.readRatioPairMedian}; chunk files open ${result.readRatioWarm}); ` +
+          `layout (a file per chunk, plain fs) write ${result.layoutWriteRatio} / read ${result.layoutReadRatio} of fs, store vs layout write ${result.storeVsLayoutWrite} / read ${result.storeVsLayoutRead}; ` +
           `disk ${result.diskRatio} x payload; peak RSS store ${result.peakRssMB['store-write']}/${result.peakRssMB['store-read']} MB` +
           (result.mismatches > 0 ? `; ${result.mismatches} MISMATCHES` : ''),
       )
