@@ -4,7 +4,7 @@
 // MB/s, the ratios, disk bytes / payload and peak RSS; the last line is one JSON object.
 //
 // A third side, the layout, writes and reads the same bytes with plain fs in the store's own layout
-// (one file per 1 MiB chunk, a datasync per file, no index and no locks), so the report tells the
+// (one file per chunk, a datasync per file, no index and no locks), so the report tells the
 // layout's share of the gap to one plain file (layout vs fs) from the store's own (store vs layout).
 //
 // Each measured phase runs in its own child process (fs, store and layout writes and reads),
@@ -30,7 +30,7 @@
 //   deleted, 185 ms otherwise (40-60 ms on ext4 with a journal, where the check does not exist).
 //   The store creates 1,024 chunk files per gigabyte, the fs side one file, so no round deletes a
 //   store before the end of the run (when the free disk allows: a payload per round and piece
-//   size) and a run right after another (which deleted its stores at its end) is not comparable.
+//   size); a run started right after another pays for the stores that one deleted at its end.
 //
 // Environment: BENCH_BYTES (payload per piece size), BENCH_PIECE_LENGTHS (bytes, comma separated;
 // default 262144,4194304), BENCH_CONCURRENCY (writes or reads in flight, default 8), BENCH_ROUNDS
@@ -46,7 +46,8 @@ import { join, resolve } from 'node:path'
 import { ChunkStorage } from '../packages/storage/src/index.ts'
 
 const MiB = 1_048_576
-const { BENCH_BYTES, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_PIECE_LENGTHS, BENCH_DIR } = process.env
+const { BENCH_BYTES, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_PIECE_LENGTHS, BENCH_DIR, BENCH_CHUNK_SIZE } =
+  process.env
 const { BENCH_UV_THREADPOOL_SIZES, UV_THREADPOOL_SIZE } = process.env
 const payload = Number(BENCH_BYTES ?? 1_073_741_824)
 const concurrency = Number(BENCH_CONCURRENCY ?? 8)
@@ -86,8 +87,8 @@ function pieceView(index: number, size: number): Buffer {
   return pool.subarray(offset, offset + size)
 }
 
-/** The store's default chunk size: the layout phases cut the byte stream the same way. */
-const CHUNK = MiB
+/** The store's chunk size (default 1 MiB, the store's own): the layout phases cut the stream alike. */
+const CHUNK = Number(BENCH_CHUNK_SIZE ?? MiB)
 
 /** One positional read through the thread pool (the callback API, as the store's reads). */
 function readAt(
@@ -171,7 +172,11 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
     }
   }
   if (phase === 'store-write') {
-    const storage = await ChunkStorage.open({ directory: storeDirectory, cacheLimitBytes: 2 * payload + MiB })
+    const storage = await ChunkStorage.open({
+      directory: storeDirectory,
+      chunkSize: CHUNK,
+      cacheLimitBytes: 2 * payload + CHUNK,
+    })
     const torrent = await storage.openTorrent(geometryFor(pieceLength))
     const verifications: Promise<void>[] = []
     await window(pieceCount, concurrency, async (index) => {
@@ -300,7 +305,7 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
       warmMilliseconds,
     }
   }
-  const storage = await ChunkStorage.open({ directory: storeDirectory })
+  const storage = await ChunkStorage.open({ directory: storeDirectory, chunkSize: CHUNK })
   const torrent = await storage.openTorrent(geometryFor(pieceLength))
   let checksum = 0
   const buffers = readBuffers(pieceLength)
@@ -324,7 +329,11 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
   const chunkCount = storage.stats().chunkCount
   await storage.close()
   // Untimed above: every chunk file opened, then the same reads timed again.
-  const warm = await ChunkStorage.open({ directory: storeDirectory, openFileLimit: chunkCount + 16 })
+  const warm = await ChunkStorage.open({
+    directory: storeDirectory,
+    chunkSize: CHUNK,
+    openFileLimit: chunkCount + 16,
+  })
   const warmTorrent = await warm.openTorrent(geometryFor(pieceLength))
   const readAll = () =>
     window(pieceCount, concurrency, async (index, worker) => {
@@ -479,7 +488,7 @@ async function benchOne(pieceLength: number, poolSize: number, keepStores: boole
     if (results.get('layout-read')!.checksum !== results.get('fs-read')!.checksum) mismatches++
     await rm(join(directory, 'plain.bin'), { force: true })
     disk = await diskBytes(join(directory, 'store'))
-    const storage = await ChunkStorage.open({ directory: join(directory, 'store') })
+    const storage = await ChunkStorage.open({ directory: join(directory, 'store'), chunkSize: CHUNK })
     chunks = storage.stats().chunkCount
     await storage.close()
   }
@@ -525,6 +534,8 @@ if (process.argv[2] === '--phase') {
 } else {
   if (!Number.isSafeInteger(payload) || payload <= 0)
     throw new RangeError('BENCH_BYTES must be a positive integer')
+  if (!Number.isSafeInteger(CHUNK) || CHUNK <= 0)
+    throw new RangeError('BENCH_CHUNK_SIZE must be a positive integer')
   // Leftovers of an interrupted run would be opened as this run's stores.
   await rm(root, { recursive: true, force: true })
   await mkdir(root, { recursive: true })
@@ -586,6 +597,7 @@ if (process.argv[2] === '--phase') {
     JSON.stringify({
       bench: 'storage',
       payloadBytes: payload,
+      chunkSize: CHUNK,
       concurrency,
       rounds,
       node: process.version,
