@@ -41,6 +41,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks'
@@ -672,10 +673,32 @@ async function main(): Promise<void> {
       }
     }
 
+    /**
+     * Writes and deletes a scratch file of 1.125 x the payload on the leecher's tmpfs (untimed), so
+     * that the leecher's download lands in memory just in use. On these VMs a gigabyte written into
+     * guest memory the host had reclaimed took 3-10 s instead of 0.4-0.8 s; a leecher started right
+     * after another's download was deleted reuses its pages, one started after a pause does not,
+     * which made the first seeding leecher of every repetition (a→'s) the slow one.
+     */
+    const warmLeecherMemory = async () => {
+      const path = join(scratch.path, 'warm.tmp')
+      const block = Buffer.alloc(4 * 1_048_576, 1)
+      const file = await open(path, 'w')
+      try {
+        for (let position = 0; position < bytes + bytes / 8; position += block.length) {
+          await file.write(block, 0, block.length, position)
+        }
+      } finally {
+        await file.close()
+        rmSync(path, { force: true })
+      }
+    }
+
     /** The seeding leecher: python3-libtorrent saving to tmpfs, dialling `port`. */
     const leechFrom = async (port: number, seederPid: number, step: number) => {
       const savePath = join(scratch.path, `seeding-leecher-${step}`)
       mkdirSync(savePath)
+      await warmLeecherMemory()
       const seederBefore = cpuSecondsOf(seederPid)
       const seederThreadsBefore = threadCpu(seederPid)
       const leech = await peers.startLibtorrentPeer({
