@@ -14,6 +14,10 @@
 // variant alike); figures are medians (min–max). Finally (a) runs once on a smaller torrent
 // (default 256 MiB) to show whether its memory depends on the torrent's size.
 //
+// Every step starts after a `sync` and after an untimed scratch file of 1.125 x the payload was
+// written to tmpfs and deleted, so that its gigabyte lands in memory just in use (on these VMs,
+// memory the host had reclaimed cost 3-10 s per GiB written instead of 0.4-0.8 s).
+//
 // Besides the table: each client child's CPU by thread, peaks sampled inside it (JS heap, external
 // Buffers, the ffi bridge's write-back and piece cache) and its garbage collections.
 //
@@ -674,13 +678,14 @@ async function main(): Promise<void> {
     }
 
     /**
-     * Writes and deletes a scratch file of 1.125 x the payload on the leecher's tmpfs (untimed), so
-     * that the leecher's download lands in memory just in use. On these VMs a gigabyte written into
-     * guest memory the host had reclaimed took 3-10 s instead of 0.4-0.8 s; a leecher started right
-     * after another's download was deleted reuses its pages, one started after a pause does not,
-     * which made the first seeding leecher of every repetition (a→'s) the slow one.
+     * Writes and deletes a scratch file of 1.125 x the payload on the scratch tmpfs (untimed), so
+     * that the next step's gigabyte (a download's page cache, the seeding leecher's tmpfs) lands in
+     * memory just in use. On these VMs a gigabyte written into guest memory the host had reclaimed
+     * took 3-10 s instead of 0.4-0.8 s; a step started right after another's gigabyte was deleted
+     * reuses its pages, one started after a pause does not, which made the first seeding leecher of
+     * every repetition (a→'s) the slow one. Runs before every step.
      */
-    const warmLeecherMemory = async () => {
+    const warmMemory = async () => {
       const path = join(scratch.path, 'warm.tmp')
       const block = Buffer.alloc(4 * 1_048_576, 1)
       const file = await open(path, 'w')
@@ -698,7 +703,6 @@ async function main(): Promise<void> {
     const leechFrom = async (port: number, seederPid: number, step: number) => {
       const savePath = join(scratch.path, `seeding-leecher-${step}`)
       mkdirSync(savePath)
-      await warmLeecherMemory()
       const seederBefore = cpuSecondsOf(seederPid)
       const seederThreadsBefore = threadCpu(seederPid)
       const leech = await peers.startLibtorrentPeer({
@@ -824,6 +828,7 @@ async function main(): Promise<void> {
       async ({ variant, repetition, step }) => {
         // Flush every earlier step's dirty pages first, so their writeback is not measured here.
         syncSeconds.push(syncAll())
+        await warmMemory()
         switch (variant) {
           case 'chunk': {
             const directory = join(disk.path, `a-${repetition}`)
@@ -886,6 +891,7 @@ async function main(): Promise<void> {
       const smallSeeder = await startSeeder(smallTorrent.dir, smallTorrent.torrentPath, 'bench seeder small')
       const directory = join(disk.path, 'a-small')
       syncSeconds.push(syncAll())
+      await warmMemory()
       const started = performance.now()
       try {
         small = await runClient(
