@@ -45,7 +45,6 @@
 
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { open } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks'
@@ -104,6 +103,7 @@ import {
   type ThreadCpu,
   threadCpu,
   threadCpuDelta,
+  warmMemory,
 } from './lib/index.ts'
 
 const LEECH_FLAG = '--leech'
@@ -677,27 +677,8 @@ async function main(): Promise<void> {
       }
     }
 
-    /**
-     * Writes and deletes a scratch file of 1.125 x the payload on the scratch tmpfs (untimed), so
-     * that the next step's gigabyte (a download's page cache, the seeding leecher's tmpfs) lands in
-     * memory just in use. On these VMs a gigabyte written into guest memory the host had reclaimed
-     * took 3-10 s instead of 0.4-0.8 s; a step started right after another's gigabyte was deleted
-     * reuses its pages, one started after a pause does not, which made the first seeding leecher of
-     * every repetition (a→'s) the slow one. Runs before every step.
-     */
-    const warmMemory = async () => {
-      const path = join(scratch.path, 'warm.tmp')
-      const block = Buffer.alloc(4 * 1_048_576, 1)
-      const file = await open(path, 'w')
-      try {
-        for (let position = 0; position < bytes + bytes / 8; position += block.length) {
-          await file.write(block, 0, block.length, position)
-        }
-      } finally {
-        await file.close()
-        rmSync(path, { force: true })
-      }
-    }
+    /** Before every step: memory just in use for its gigabyte (see `warmMemory`). */
+    const warmBeforeStep = () => warmMemory(scratch.path, bytes)
 
     /** The seeding leecher: python3-libtorrent saving to tmpfs, dialling `port`. */
     const leechFrom = async (port: number, seederPid: number, step: number) => {
@@ -828,7 +809,7 @@ async function main(): Promise<void> {
       async ({ variant, repetition, step }) => {
         // Flush every earlier step's dirty pages first, so their writeback is not measured here.
         syncSeconds.push(syncAll())
-        await warmMemory()
+        await warmBeforeStep()
         switch (variant) {
           case 'chunk': {
             const directory = join(disk.path, `a-${repetition}`)
@@ -891,7 +872,7 @@ async function main(): Promise<void> {
       const smallSeeder = await startSeeder(smallTorrent.dir, smallTorrent.torrentPath, 'bench seeder small')
       const directory = join(disk.path, 'a-small')
       syncSeconds.push(syncAll())
-      await warmMemory()
+      await warmBeforeStep()
       const started = performance.now()
       try {
         small = await runClient(

@@ -44,6 +44,7 @@ import { closeSync, openSync, read } from 'node:fs'
 import { type FileHandle, lstat, mkdir, open, readdir, rm, statfs } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ChunkStorage } from '../packages/storage/src/index.ts'
+import { warmMemory } from './lib/disk.ts'
 
 const MiB = 1_048_576
 const { BENCH_BYTES, BENCH_CONCURRENCY, BENCH_ROUNDS, BENCH_PIECE_LENGTHS, BENCH_DIR, BENCH_CHUNK_SIZE } =
@@ -374,25 +375,6 @@ function inChild(
   })
 }
 
-/**
- * Writes and deletes a scratch file of payload + 1/8 in `directory` (untimed), so that the next
- * phase's page cache lands in memory that was just in use rather than memory the host may have
- * reclaimed from the guest (see the header).
- */
-async function warmPageCache(directory: string): Promise<void> {
-  const path = join(directory, 'warm.tmp')
-  const block = Buffer.alloc(4 * MiB, 1)
-  const file = await open(path, 'w')
-  try {
-    for (let position = 0; position < payload + payload / 8; position += block.length) {
-      await file.write(block, 0, block.length, position)
-    }
-  } finally {
-    await file.close()
-    await rm(path, { force: true })
-  }
-}
-
 /** `sync`: writes every dirty page of the system back to disk. */
 function flushDirtyPages(): Promise<void> {
   return new Promise((resolveSync, reject) => {
@@ -466,7 +448,7 @@ async function benchOne(pieceLength: number, poolSize: number, keepStores: boole
       // Every phase starts with no dirty pages left by the one before (untimed): otherwise the
       // kernel's writeback of the previous gigabyte lands on whichever phase runs next.
       await flushDirtyPages()
-      if (phase.endsWith('-write')) await warmPageCache(directory)
+      if (phase.endsWith('-write')) await warmMemory(directory, payload)
       const result = await inChild(phase, pieceLength, directory, poolSize)
       results.set(phase, result)
       peakRss[phase] = Math.max(peakRss[phase], result.peakRssMB)

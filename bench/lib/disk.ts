@@ -1,6 +1,7 @@
 // Real-disk helpers, for benchmarks whose subject writes to disk: a scratch directory that is
 // NOT on tmpfs, du-style disk usage of a tree (allocated blocks, not apparent sizes), and fsync
-// of every file in a tree (to time "until durable" for writers that do not sync by themselves).
+// of every file in a tree (to time "until durable" for writers that do not sync by themselves), and
+// a scratch write that gives the next measured step memory just in use.
 
 import { execFileSync } from 'node:child_process'
 import {
@@ -13,6 +14,7 @@ import {
   rmSync,
   statfsSync,
 } from 'node:fs'
+import { open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ScratchDir } from './scratch.ts'
@@ -134,4 +136,25 @@ export function syncAll(): number {
     // best effort
   }
   return (performance.now() - started) / 1000
+}
+
+/**
+ * Writes and deletes a scratch file of 1.125 x `bytes` in `directory` (untimed), so that the next
+ * measured gigabyte (page cache, tmpfs) lands in memory that was just in use. On these VMs a
+ * gigabyte written into guest memory the host had reclaimed (free page reporting) took 3-10 s
+ * instead of 0.4-0.8 s, and a step started right after another's gigabyte was freed reused its
+ * pages while one started after a pause did not: whichever side came first paid.
+ */
+export async function warmMemory(directory: string, bytes: number): Promise<void> {
+  const path = join(directory, 'warm-memory.tmp')
+  const block = Buffer.alloc(4 * 1_048_576, 1)
+  const file = await open(path, 'w')
+  try {
+    for (let position = 0; position < bytes + bytes / 8; position += block.length) {
+      await file.write(block, 0, block.length, position)
+    }
+  } finally {
+    await file.close()
+    await rm(path, { force: true })
+  }
 }
