@@ -29,8 +29,9 @@
 //   1-5 minutes, one inode-table lookup each: 1,024 creates took 500-900 ms after a store was
 //   deleted, 185 ms otherwise (40-60 ms on ext4 with a journal, where the check does not exist).
 //   The store creates 1,024 chunk files per gigabyte, the fs side one file, so no round deletes a
-//   store before the end of the run (when the free disk allows: a payload per round and piece
-//   size); a run started right after another pays for the stores that one deleted at its end.
+//   store before the end of the run (when the free disk allows: two payloads, the store's and the
+//   layout's, per round, piece size and pool size); a run started right after another pays for the
+//   stores that one deleted at its end.
 //
 // Environment: BENCH_BYTES (payload per piece size), BENCH_PIECE_LENGTHS (bytes, comma separated;
 // default 262144,4194304), BENCH_CONCURRENCY (writes or reads in flight, default 8), BENCH_ROUNDS
