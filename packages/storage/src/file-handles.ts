@@ -2,7 +2,8 @@
 // descriptor that stays open instead of an open/close per piece. Least recently used files are
 // closed past the limit; files with unsynced writes are kept (they are synced soon, and a sync
 // must use the descriptor that wrote, to see write-back errors) unless the cache holds twice its
-// limit, and then `beforeClose` syncs them first.
+// limit, and then `beforeClose` syncs them first, at most `limit` of them at a time (the others
+// stay cached: their descriptors are open either way until a sync).
 //
 // An existing chunk file is opened, and a clean one closed, on the JavaScript thread: on a local
 // file system that is a few microseconds, against a round trip through the libuv thread pool that
@@ -105,6 +106,8 @@ export class FileHandleCache {
   readonly #isDirty: (key: string) => boolean
   readonly #beforeClose: (key: string, handle: ChunkFile) => Promise<void>
   readonly #closing = new Set<Promise<void>>()
+  /** Dirty handles taken out of the cache whose sync-then-close has not finished. */
+  #dirtyClosing = 0
   #closed = false
 
   constructor(
@@ -200,10 +203,25 @@ export class FileHandleCache {
       for (const entry of this.#entries.values()) {
         if (this.#entries.size <= this.#limit) return
         if (entry.references > 0 || entry.handle === undefined) continue
-        if (!closeDirty && this.#isDirty(entry.key)) continue
+        const dirty = this.#isDirty(entry.key)
+        if (!closeDirty && dirty) continue
+        // At most `limit` dirty handles wait for their sync-then-close at once: past that, a dirty
+        // handle stays in the cache (its descriptor is open either way until a sync), so that a
+        // burst of dirty chunks does not queue a sync each behind the commits' syncs, nor get
+        // opened a second time while the first descriptor waits.
+        if (dirty && this.#dirtyClosing >= this.#limit) return
         this.#entries.delete(entry.key)
         entry.doomed = true
-        this.#track(this.#closeEntry(entry, true))
+        if (dirty) {
+          this.#dirtyClosing++
+          this.#track(
+            this.#closeEntry(entry, true).finally(() => {
+              this.#dirtyClosing--
+            }),
+          )
+        } else {
+          this.#track(this.#closeEntry(entry, true))
+        }
       }
     }
   }
