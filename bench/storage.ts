@@ -108,6 +108,22 @@ function readAt(
   })
 }
 
+/**
+ * The chunk spans of `size` bytes at `start` of the byte stream, as the store cuts them: the chunk,
+ * where the span starts in the piece, its length, and where it starts in the chunk.
+ */
+function* chunkSpans(start: number, size: number) {
+  for (let at = start; at < start + size; at = (Math.floor(at / CHUNK) + 1) * CHUNK) {
+    const end = Math.min(start + size, (Math.floor(at / CHUNK) + 1) * CHUNK)
+    yield {
+      chunk: Math.floor(at / CHUNK),
+      pieceOffset: at - start,
+      length: end - at,
+      chunkOffset: at % CHUNK,
+    }
+  }
+}
+
 /** Runs `task(0..count-1)` with at most `limit` in flight; `worker` tells which of them runs it. */
 async function window(
   count: number,
@@ -157,6 +173,13 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
   }
   // The share of the timed part the JavaScript thread was busy (not waiting for I/O).
   const loop = () => Number(performance.eventLoopUtilization(loopStart).utilization.toFixed(3))
+  // The figures of the timed part, taken when it ends.
+  const figures = () => ({
+    milliseconds: performance.now() - started,
+    cpuMilliseconds: cpu(),
+    eventLoopUtilization: loop(),
+    peakRssMB: peak(),
+  })
   if (phase === 'fs-write') {
     const plain = await open(plainPath, 'w')
     await window(pieceCount, concurrency, async (index) => {
@@ -165,13 +188,7 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
     const writtenMilliseconds = performance.now() - started
     await plain.sync()
     await plain.close()
-    return {
-      milliseconds: performance.now() - started,
-      writtenMilliseconds,
-      cpuMilliseconds: cpu(),
-      eventLoopUtilization: loop(),
-      peakRssMB: peak(),
-    }
+    return { ...figures(), writtenMilliseconds }
   }
   if (phase === 'store-write') {
     const storage = await ChunkStorage.open({
@@ -187,12 +204,7 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
     })
     await Promise.all(verifications)
     await storage.close()
-    return {
-      milliseconds: performance.now() - started,
-      cpuMilliseconds: cpu(),
-      eventLoopUtilization: loop(),
-      peakRssMB: peak(),
-    }
+    return figures()
   }
   if (phase === 'layout-write') {
     // The store's layout with plain fs: one file per chunk, created at its first write (through the
@@ -211,12 +223,10 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
     }
     await window(pieceCount, concurrency, async (index) => {
       const data = pieceView(index, sizeOf(index))
-      const start = index * pieceLength
       const writes: Promise<unknown>[] = []
-      for (let at = start; at < start + data.length; at = (Math.floor(at / CHUNK) + 1) * CHUNK) {
-        const end = Math.min(start + data.length, (Math.floor(at / CHUNK) + 1) * CHUNK)
-        const file = await fileOf(Math.floor(at / CHUNK))
-        writes.push(file.write(data, at - start, end - at, at % CHUNK))
+      for (const span of chunkSpans(index * pieceLength, data.length)) {
+        const file = await fileOf(span.chunk)
+        writes.push(file.write(data, span.pieceOffset, span.length, span.chunkOffset))
       }
       await Promise.all(writes)
     })
@@ -232,12 +242,7 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
     await directoryHandle.sync()
     await directoryHandle.close()
     await Promise.all(handles.map((handle) => handle.close()))
-    return {
-      milliseconds: performance.now() - started,
-      cpuMilliseconds: cpu(),
-      eventLoopUtilization: loop(),
-      peakRssMB: peak(),
-    }
+    return figures()
   }
   if (phase === 'layout-read') {
     // The same reads from the layout's chunk files with plain fs: each file opened once, on this
@@ -256,25 +261,15 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
     let checksum = 0
     await window(pieceCount, concurrency, async (index, worker) => {
       const buffer = buffers[worker]!
-      const start = index * pieceLength
       const size = sizeOf(index)
       const reads: Promise<unknown>[] = []
-      for (let at = start; at < start + size; at = (Math.floor(at / CHUNK) + 1) * CHUNK) {
-        const end = Math.min(start + size, (Math.floor(at / CHUNK) + 1) * CHUNK)
-        const fd = descriptorOf(Math.floor(at / CHUNK))
-        reads.push(readAt(fd, buffer, at - start, end - at, at % CHUNK))
+      for (const span of chunkSpans(index * pieceLength, size)) {
+        reads.push(readAt(descriptorOf(span.chunk), buffer, span.pieceOffset, span.length, span.chunkOffset))
       }
       await Promise.all(reads)
       checksum += buffer[size - 1]!
     })
-    const milliseconds = performance.now() - started
-    const result = {
-      milliseconds,
-      cpuMilliseconds: cpu(),
-      eventLoopUtilization: loop(),
-      peakRssMB: peak(),
-      checksum,
-    }
+    const result = { ...figures(), checksum }
     for (const fd of descriptors.values()) closeSync(fd)
     return result
   }
@@ -289,23 +284,13 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
         checksum += buffer[buffer.length - 1]!
       })
     await readAll()
-    const milliseconds = performance.now() - started
-    const cpuMilliseconds = cpu()
-    const eventLoopUtilization = loop()
-    const peakRssMB = peak()
+    const timed = figures()
     const firstChecksum = checksum
     const warmStarted = performance.now()
     await readAll()
     const warmMilliseconds = performance.now() - warmStarted
     await plain.close()
-    return {
-      milliseconds,
-      cpuMilliseconds,
-      eventLoopUtilization,
-      peakRssMB,
-      checksum: firstChecksum,
-      warmMilliseconds,
-    }
+    return { ...timed, checksum: firstChecksum, warmMilliseconds }
   }
   const storage = await ChunkStorage.open({ directory: storeDirectory, chunkSize: CHUNK })
   const torrent = await storage.openTorrent(geometryFor(pieceLength))
@@ -319,10 +304,7 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
     const length = await torrent.readPieceInto(index, buffer)
     checksum += buffer[length - 1]!
   })
-  const milliseconds = performance.now() - started
-  const cpuMilliseconds = cpu()
-  const eventLoopUtilization = loop()
-  const peakRssMB = peak()
+  const timed = figures()
   // Untimed: every 16th piece compared byte for byte, through readPiece as well.
   let mismatches = 0
   for (let index = 0; index < pieceCount; index += 16) {
@@ -346,15 +328,7 @@ async function runPhase(phase: Phase, pieceLength: number, directory: string): P
   await readAll()
   const warmMilliseconds = performance.now() - warmStarted
   await warm.close()
-  return {
-    milliseconds,
-    cpuMilliseconds,
-    eventLoopUtilization,
-    peakRssMB,
-    checksum,
-    mismatches,
-    warmMilliseconds,
-  }
+  return { ...timed, checksum, mismatches, warmMilliseconds }
 }
 
 function inChild(

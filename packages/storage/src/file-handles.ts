@@ -212,16 +212,12 @@ export class FileHandleCache {
         if (dirty && this.#dirtyClosing >= this.#limit) return
         this.#entries.delete(entry.key)
         entry.doomed = true
-        if (dirty) {
-          this.#dirtyClosing++
-          this.#track(
-            this.#closeEntry(entry, true).finally(() => {
-              this.#dirtyClosing--
-            }),
-          )
-        } else {
-          this.#track(this.#closeEntry(entry, true))
-        }
+        if (dirty) this.#dirtyClosing++
+        this.#track(
+          this.#closeEntry(entry, true).finally(() => {
+            if (dirty) this.#dirtyClosing--
+          }),
+        )
       }
     }
   }
