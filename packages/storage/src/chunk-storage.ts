@@ -47,6 +47,16 @@ export interface ChunkStorageOptions {
   /** Chunk files kept open between calls; default 64. */
   openFileLimit?: number
   /**
+   * Chunk-file descriptors the store holds at most while its datasyncs lag behind the writes
+   * (a chunk file with unsynced writes keeps its descriptor until a datasync through it, so that a
+   * write-back error is seen): a write that would dirty one more chunk file past it waits for a
+   * sync to close one, 2 s at most. Default: a quarter of the process's open-file limit (Linux's
+   * `/proc/self/limits`), at least 4 × openFileLimit; elsewhere 8 × openFileLimit. At least
+   * 2 × openFileLimit. A smaller budget costs download speed when the disk syncs slower than the
+   * peers send (the kernel writes back fewer pages at once).
+   */
+  descriptorBudget?: number
+  /**
    * A remote tier (an S3-compatible bucket): every complete chunk is uploaded there, encrypted,
    * after which it may be evicted from the local cache and is fetched back when read.
    */
@@ -94,6 +104,13 @@ const DIRECTORY_SYNC_DELAY_MS = 25
 const COMMIT_DELAY_MS = 100
 /** or until this many bytes of pieces wait for it. */
 const COMMIT_BATCH_BYTES = 64 * 1_048_576
+/** The default descriptorBudget: this share of the process's open-file limit, */
+const DESCRIPTOR_BUDGET_SHARE = 1 / 4
+/** and at least this many descriptors per file kept open (openFileLimit), or this many without a limit to read. */
+const MIN_DESCRIPTORS_PER_OPEN_FILE = 4
+const FALLBACK_DESCRIPTORS_PER_OPEN_FILE = 8
+/** A write past the descriptor budget waits this long at most (a slow disk slows it, never stops it). */
+const SYNC_BACKLOG_WAIT_MS = 2_000
 /** A write waiting for room in the cache re-checks at least this often, */
 const ROOM_RECHECK_MS = 200
 /** and stops waiting when no upload was confirmed for this long (a hung endpoint). */
@@ -208,6 +225,19 @@ function positiveInteger(value: unknown, name: string, fallback: number): number
   return value
 }
 
+/** The process's soft limit on open files, from Linux's /proc/self/limits; undefined elsewhere or unlimited. */
+async function processOpenFileLimit(): Promise<number | undefined> {
+  const limits = await readFile('/proc/self/limits', 'utf8').catch(() => '')
+  const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1]
+  return soft === undefined ? undefined : Number(soft)
+}
+
+async function defaultDescriptorBudget(openFileLimit: number): Promise<number> {
+  const limit = await processOpenFileLimit()
+  if (limit === undefined) return FALLBACK_DESCRIPTORS_PER_OPEN_FILE * openFileLimit
+  return Math.max(MIN_DESCRIPTORS_PER_OPEN_FILE * openFileLimit, Math.floor(limit * DESCRIPTOR_BUDGET_SHARE))
+}
+
 async function syncDirectory(path: string): Promise<void> {
   const handle = await open(path, 'r')
   try {
@@ -296,6 +326,18 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   readonly #syncParallelism = syncParallelism()
   readonly #backgroundSyncs = new Set<Promise<void>>()
   readonly #syncWaiters: Array<() => void> = []
+  #peakSyncsWaiting = 0
+  #syncs = 0
+  /** Writes waiting for the sync backlog to shrink, the wakes they left, and how many waited. */
+  #backlogWaiting = 0
+  #backlogWakes: Array<() => void> = []
+  #writesThrottled = 0
+  #throttledMs = 0
+  #throttleTimeouts = 0
+  /** Writes past the wait that have not opened their file yet (each may open one more). */
+  #descriptorsReserved = 0
+  /** Descriptors past which a write waits before dirtying one more chunk file. */
+  readonly #descriptorBudget: number
   /**
    * Chunk files created (the first count is 1: files of an earlier session may not be synced), and
    * how many of those creations a directory fsync covers, as for a chunk's writes.
@@ -328,9 +370,13 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
 
   private constructor(
     options: Required<
-      Omit<ChunkStorageOptions, 'openFileLimit' | 'remote' | 'pinOpenTorrents' | 'holdCacheLimit'>
+      Omit<
+        ChunkStorageOptions,
+        'openFileLimit' | 'descriptorBudget' | 'remote' | 'pinOpenTorrents' | 'holdCacheLimit'
+      >
     >,
     openFileLimit: number,
+    descriptorBudget: number,
     index: ChunkIndex,
     recovery: RecoveryReport,
     remote: RemoteTier | undefined,
@@ -352,7 +398,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       openFileLimit,
       (id) => this.#isDirty(id),
       (id, handle) => this.#syncBeforeClose(id, handle),
+      () => {
+        if (this.#backlogWakes.length > 0 && !this.#overDescriptorBudget()) this.#wakeBacklogWaiters()
+      },
     )
+    this.#descriptorBudget = descriptorBudget
     const totals = index.totals()
     this.#localChunks = totals.chunkCount
     this.#localBytes = totals.bytes
@@ -381,6 +431,16 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       ),
     }
     const openFileLimit = positiveInteger(options.openFileLimit, 'openFileLimit', DEFAULT_OPEN_FILE_LIMIT)
+    const descriptorBudget = positiveInteger(
+      options.descriptorBudget,
+      'descriptorBudget',
+      await defaultDescriptorBudget(openFileLimit),
+    )
+    if (descriptorBudget < 2 * openFileLimit) {
+      throw argumentOutOfRange(
+        `descriptorBudget must be at least 2 × openFileLimit (${2 * openFileLimit}), got ${descriptorBudget}`,
+      )
+    }
     if (options.pinOpenTorrents !== undefined && typeof options.pinOpenTorrents !== 'boolean') {
       throw invalidArgumentType('options.pinOpenTorrents must be a boolean')
     }
@@ -410,6 +470,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       storage = new ChunkStorage(
         settings,
         openFileLimit,
+        descriptorBudget,
         index,
         recovery,
         remote,
@@ -1038,6 +1099,17 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       cacheLimitChunks: this.cacheLimitChunks,
       overLimit: this.#overLimit,
       ...(this.#remote === undefined ? {} : { remote: this.#remoteStats() }),
+      files: {
+        descriptorBudget: this.#descriptorBudget,
+        openFiles: this.#files.descriptors,
+        peakOpenFiles: this.#files.peakDescriptors,
+        syncs: this.#syncs,
+        syncsWaiting: this.#syncWaiters.length,
+        peakSyncsWaiting: this.#peakSyncsWaiting,
+        writesThrottled: this.#writesThrottled,
+        throttledMs: Math.round(this.#throttledMs),
+        throttleTimeouts: this.#throttleTimeouts,
+      },
     }
   }
 
@@ -1062,6 +1134,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
     this.#closed = true
+    this.#wakeBacklogWaiters()
     this.#closing = (async () => {
       // Uploads in flight stop; the next open queues the complete chunks without a remote copy.
       this.#uploadAbort.abort()
@@ -1204,7 +1277,13 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
 
   async #syncSlot<T>(task: () => Promise<T>): Promise<T> {
     if (this.#syncsRunning < this.#syncParallelism) this.#syncsRunning++
-    else await new Promise<void>((resolve) => this.#syncWaiters.push(resolve))
+    else {
+      await new Promise<void>((resolve) => {
+        this.#syncWaiters.push(resolve)
+        if (this.#syncWaiters.length > this.#peakSyncsWaiting)
+          this.#peakSyncsWaiting = this.#syncWaiters.length
+      })
+    }
     try {
       return await task()
     } finally {
@@ -1212,6 +1291,55 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       if (next !== undefined) next()
       else this.#syncsRunning--
     }
+  }
+
+  #overDescriptorBudget(): boolean {
+    return this.#files.descriptors + this.#descriptorsReserved >= this.#descriptorBudget
+  }
+
+  /**
+   * Before a write opens one more chunk-file descriptor: waits while the store's descriptors (open, or
+   * reserved by writes on their way to opening one) are at their budget, until one closes, the
+   * store closes or SYNC_BACKLOG_WAIT_MS pass (then the write goes on regardless), and reserves one
+   * in the same step as the last check, so that the writers a close wakes pass one by one. What
+   * closes them depends on no write: the commits' syncs of pieces already written, and the file
+   * cache's sync-then-close of dirty files past twice its limit (started here, as no open or
+   * release may come while every write waits). The caller ends the reservation once its file is
+   * open, through #endReservation.
+   */
+  async #reserveDescriptor(): Promise<void> {
+    if (this.#overDescriptorBudget()) {
+      this.#writesThrottled++
+      this.#backlogWaiting++
+      const deadline = performance.now() + SYNC_BACKLOG_WAIT_MS
+      try {
+        while (this.#overDescriptorBudget() && !this.#closed) {
+          const remaining = deadline - performance.now()
+          if (remaining <= 0) {
+            this.#throttleTimeouts++
+            break
+          }
+          this.#files.trim()
+          await wakeableDelay(remaining, (wake) => this.#backlogWakes.push(wake))
+        }
+      } finally {
+        this.#backlogWaiting--
+        this.#throttledMs += performance.now() - deadline + SYNC_BACKLOG_WAIT_MS
+      }
+    }
+    this.#descriptorsReserved++
+  }
+
+  #endReservation(): void {
+    this.#descriptorsReserved--
+    // Its file was open already: the place it held is free for a waiting write.
+    if (this.#backlogWakes.length > 0 && !this.#overDescriptorBudget()) this.#wakeBacklogWaiters()
+  }
+
+  #wakeBacklogWaiters(): void {
+    const wakes = this.#backlogWakes
+    this.#backlogWakes = []
+    for (const wake of wakes) wake()
   }
 
   #chunkForWrite(state: TorrentState, chunkIndex: number): ChunkRecord {
@@ -1254,29 +1382,38 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     position: number,
   ): Promise<void> {
     while (record.removal !== undefined) await record.removal
-    // An evicted chunk holds other verified pieces: it comes back before any byte changes.
-    if (!record.local && record.uploaded && this.#remote !== undefined) await this.#fetchChunk(record)
-    this.#chunkGeneration.set(record.id, (this.#chunkGeneration.get(record.id) ?? 0) + 1)
-    if (record.uploaded) {
-      this.#remoteDirty = true
-      record.uploaded = false
-      this.#index.defer(() => this.#index.forgetUpload(record.id))
-    }
+    // A write that opens one more descriptor (its file is not in the cache: new, closed, or being
+    // synced to close) waits at the descriptor budget and holds its place in it until the file is
+    // open. The acquire below comes in the same step as this check for a local chunk.
+    const reserves = !this.#files.holds(record.id)
+    if (reserves) await this.#reserveDescriptor()
     let lease: FileLease
-    if (!record.local) {
-      await this.#admitChunk(record)
-      lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), true)
-      this.#fileCreated()
-    } else {
-      try {
-        lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
-      } catch (error) {
-        if (!isNotFound(error)) throw error
-        // The file vanished under us: what it held is lost; start it again.
-        this.#chunkLost(state, record)
+    try {
+      // An evicted chunk holds other verified pieces: it comes back before any byte changes.
+      if (!record.local && record.uploaded && this.#remote !== undefined) await this.#fetchChunk(record)
+      this.#chunkGeneration.set(record.id, (this.#chunkGeneration.get(record.id) ?? 0) + 1)
+      if (record.uploaded) {
+        this.#remoteDirty = true
+        record.uploaded = false
+        this.#index.defer(() => this.#index.forgetUpload(record.id))
+      }
+      if (!record.local) {
+        await this.#admitChunk(record)
         lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), true)
         this.#fileCreated()
+      } else {
+        try {
+          lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
+        } catch (error) {
+          if (!isNotFound(error)) throw error
+          // The file vanished under us: what it held is lost; start it again.
+          this.#chunkLost(state, record)
+          lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), true)
+          this.#fileCreated()
+        }
       }
+    } finally {
+      if (reserves) this.#endReservation()
     }
     try {
       let done = 0
@@ -1290,10 +1427,12 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
         done += bytesWritten
       }
     } finally {
+      // Dirty before the lease goes (even after a failed write: bytes may have changed): the
+      // release may close the handle, and a dirty one is synced through its descriptor first.
+      record.writeSequence++
       lease.release()
     }
     await this.#crashPoint('after-span-write')
-    record.writeSequence++
     this.#counters.chunksWritten++
     this.#counters.bytesWritten += length
     this.#accessTimes.set(record.id, Date.now())
@@ -1438,7 +1577,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     const deadline = performance.now() + COMMIT_DELAY_MS
     // Writes waiting for room in the cache wait for this commit (it completes chunks to upload).
     while (
-      this.#writesInFlight > this.#roomWaiting &&
+      this.#writesInFlight > this.#roomWaiting + this.#backlogWaiting &&
       this.#verifyQueueBytes < COMMIT_BATCH_BYTES &&
       !this.#closed
     ) {
@@ -1546,6 +1685,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   async #syncChunk(record: ChunkRecord, target: number): Promise<void> {
     const lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
     try {
+      this.#syncs++
       await lease.handle.datasync()
     } finally {
       lease.release()
@@ -1571,6 +1711,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     await this.#syncSlot(async () => {
       if (record.syncedSequence >= target) return
       try {
+        this.#syncs++
         await handle.datasync()
         record.syncedSequence = Math.max(record.syncedSequence, target)
       } catch (error) {

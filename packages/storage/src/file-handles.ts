@@ -105,23 +105,45 @@ export class FileHandleCache {
   readonly #limit: number
   readonly #isDirty: (key: string) => boolean
   readonly #beforeClose: (key: string, handle: ChunkFile) => Promise<void>
+  readonly #afterClose: () => void
   readonly #closing = new Set<Promise<void>>()
   /** Dirty handles taken out of the cache whose sync-then-close has not finished. */
   #dirtyClosing = 0
+  /** Descriptors open now (cached, leased or closing), and the most at once. */
+  #descriptors = 0
+  #peakDescriptors = 0
   #closed = false
 
   constructor(
     limit: number,
     isDirty: (key: string) => boolean,
     beforeClose: (key: string, handle: ChunkFile) => Promise<void>,
+    afterClose: () => void = () => {},
   ) {
     this.#limit = limit
     this.#isDirty = isDirty
     this.#beforeClose = beforeClose
+    this.#afterClose = afterClose
   }
 
   get size(): number {
     return this.#entries.size
+  }
+
+  /** Descriptors open now: cached, leased, or taken out of the cache and not yet closed. */
+  get descriptors(): number {
+    return this.#descriptors
+  }
+
+  /** The most descriptors open at once since the cache was made. */
+  get peakDescriptors(): number {
+    return this.#peakDescriptors
+  }
+
+  /** Whether `key` has a handle here (open or opening) that an acquire would share. */
+  holds(key: string): boolean {
+    const entry = this.#entries.get(key)
+    return entry !== undefined && !entry.doomed
   }
 
   /**
@@ -188,12 +210,22 @@ export class FileHandleCache {
     entry.opening.then(
       (handle) => {
         entry.handle = handle
+        this.#descriptors++
+        if (this.#descriptors > this.#peakDescriptors) this.#peakDescriptors = this.#descriptors
       },
       () => {},
     )
     this.#entries.set(key, entry)
     this.#trim()
     return entry
+  }
+
+  /**
+   * Closes what the limit asks for now: clean unused handles past it, and dirty ones (through
+   * `beforeClose`) past twice it. Runs by itself at every open and release.
+   */
+  trim(): void {
+    this.#trim()
   }
 
   #trim(): void {
@@ -233,6 +265,8 @@ export class FileHandleCache {
       if (sync) await this.#beforeClose(entry.key, handle)
     } finally {
       await handle.close(!this.#isDirty(entry.key)).catch(() => {})
+      this.#descriptors--
+      this.#afterClose()
     }
   }
 

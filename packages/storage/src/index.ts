@@ -38,6 +38,7 @@ export { ENCRYPTION_KEY_ENV, type RemoteTierOptions } from './remote-tier.ts'
 export {
   DEFAULT_CACHE_LIMIT_BYTES,
   DEFAULT_CACHE_LIMIT_CHUNKS,
+  type FileStats,
   type HashAlgorithm,
   hasCapability,
   type RemoteStats,

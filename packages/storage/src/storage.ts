@@ -70,6 +70,30 @@ export interface StorageStats {
   readonly overLimit: boolean
   /** The remote tier's figures; only for a store with one (ChunkStorage's `remote` option). */
   readonly remote?: RemoteStats
+  /** A file-backed store's figures (ChunkStorage): its chunk files' descriptors and datasyncs. */
+  readonly files?: FileStats
+}
+
+/** What a file-backed store reports in {@link StorageStats.files}. */
+export interface FileStats {
+  /** The descriptors past which a write that would dirty one more chunk file waits (the option). */
+  readonly descriptorBudget: number
+  /** Chunk-file descriptors open now, and the most open at once since the store opened. */
+  readonly openFiles: number
+  readonly peakOpenFiles: number
+  /** Chunk-file datasyncs run since the store opened. */
+  readonly syncs: number
+  /** Datasyncs waiting for a free sync slot now, and the most waiting at once. */
+  readonly syncsWaiting: number
+  readonly peakSyncsWaiting: number
+  /**
+   * Piece writes that waited at the descriptor budget before opening one more chunk file (the
+   * syncs lagging behind the writes: every dirty chunk keeps a descriptor and a pending sync).
+   */
+  readonly writesThrottled: number
+  /** Milliseconds those writes waited in all, and how many went on when their wait ran out. */
+  readonly throttledMs: number
+  readonly throttleTimeouts: number
 }
 
 /** What a store with a remote tier reports in {@link StorageStats.remote}. */

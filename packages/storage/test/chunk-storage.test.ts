@@ -3,7 +3,7 @@
 // cache limits that never lose data, and pins that survive restarts.
 
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -259,6 +259,62 @@ describe('ChunkStorage lifecycle', () => {
       await rm(directory, { recursive: true, force: true })
       directory = await mkdtemp(join(tmpdir(), 'chunktorrent-chunk-storage-'))
     }
+  })
+
+  it('bounds its open descriptors while the writes outrun the syncs, losing no byte', async () => {
+    // A write that would dirty one more chunk file waits while 16 descriptors are open. The first
+    // piece of each of 192 chunks (a quarter: no chunk is full, none is synced for being full) and
+    // no verification yet, so only the file cache's sync-then-close, two at a time (openFileLimit),
+    // makes files clean, while 16 writes at a time dirty new ones.
+    const storage = await openStore({ chunkSize: 64 * KiB, openFileLimit: 2, descriptorBudget: 16 })
+    const torrent = await storage.openTorrent(simpleGeometry('e'.repeat(40), 16 * KiB, 64 * KiB * 192))
+    const writeAll = async (pieces: number[], writers: number) => {
+      let next = 0
+      await Promise.all(
+        range(writers).map(async () => {
+          while (next < pieces.length) {
+            const index = pieces[next++]!
+            await torrent.writePiece(index, pieceData(torrent.infoHash, index, 16 * KiB))
+            peakSeen = Math.max(peakSeen, (await openFilesUnder(join(directory, 'chunks'))).length)
+          }
+        }),
+      )
+    }
+    let peakSeen = 0
+    const firsts = range(192).map((chunk) => chunk * 4)
+    await writeAll(firsts, 16)
+    const files = storage.stats().files!
+    expect(files.writesThrottled).toBeGreaterThan(0)
+    // Without the budget: 145 at once. /proc may also show the chunks directory, open for its fsync.
+    expect(files.peakOpenFiles).toBeLessThanOrEqual(16)
+    expect(peakSeen).toBeLessThanOrEqual(16 + 1)
+    await writeAll(
+      range(768).filter((index) => index % 4 !== 0),
+      16,
+    )
+    await Promise.all(range(768).map((index) => torrent.markVerified(index)))
+    expect(await readsBack(torrent, range(768))).toBe(true)
+    // Syncs never wait at the budget (they are what closes files): a commit's sync of a file no
+    // longer cached opens it, one per sync slot (libuv's threads but one) at most.
+    const syncSlots = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
+    expect(storage.stats().files!.peakOpenFiles).toBeLessThanOrEqual(16 + syncSlots)
+  })
+
+  it('takes a quarter of the process open-file limit as its descriptor budget, and checks the option', async () => {
+    const limits = await readFile('/proc/self/limits', 'utf8')
+    const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)![1])
+    const storage = await openStore({ openFileLimit: 8 })
+    expect(storage.stats().files).toMatchObject({ descriptorBudget: Math.max(32, Math.floor(soft / 4)) })
+    await storage.close()
+    for (const descriptorBudget of [0, 1.5, 15, '64']) {
+      const error = await ChunkStorage.open({ directory, openFileLimit: 8, descriptorBudget } as never).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      )
+      expect(error).toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+    }
+    const explicit = await openStore({ openFileLimit: 8, descriptorBudget: 16 })
+    expect(explicit.stats().files).toMatchObject({ descriptorBudget: 16, openFiles: 0, writesThrottled: 0 })
   })
 
   it("releases a torrent's files when its handle closes", async () => {
