@@ -1027,7 +1027,8 @@ function report(input: {
     const storage = aMiddle.storage
     log(
       `a storage (median run): ${storage.chunksWritten} chunk writes, ${storage.piecesVerified} pieces verified, ` +
-        `bytesOnDisk ${formatBytes(storage.bytesOnDisk)}, overLimit ${storage.overLimit}; bridge ${JSON.stringify(aMiddle.bridge)}; ` +
+        `bytesOnDisk ${formatBytes(storage.bytesOnDisk)}, overLimit ${storage.overLimit}; files ${JSON.stringify(storage.files)}; ` +
+        `bridge ${JSON.stringify(aMiddle.bridge)}; ` +
         `warnings ${[...new Set(aMiddle.warnings ?? [])].join(',') || 'none'}; close ${aMiddle.closeSeconds?.toFixed(2)} s`,
     )
   }
