@@ -49,7 +49,7 @@ export interface ChunkStorageOptions {
   /**
    * Chunk-file descriptors the store holds at most while its datasyncs lag behind the writes
    * (a chunk file with unsynced writes keeps its descriptor until a datasync through it, so that a
-   * write-back error is seen): a write that would dirty one more chunk file past it waits for a
+   * write-back error is seen): a write that would open one more chunk file past it waits for a
    * sync to close one, 2 s at most. Default: a quarter of the process's open-file limit (Linux's
    * `/proc/self/limits`), at least 4 × openFileLimit; elsewhere 8 × openFileLimit. At least
    * 2 × openFileLimit. A smaller budget costs download speed when the disk syncs slower than the
@@ -189,8 +189,9 @@ interface VerifyRequest {
   readonly reject: (error: Error) => void
 }
 
-/** Named moments inside operations where a test may crash the process. */
+/** Named moments inside operations where a test may crash the process (or stall it). */
 export type CrashPoint =
+  | 'before-datasync'
   | 'after-unmap-before-overwrite'
   | 'after-span-write'
   | 'after-chunk-write'
@@ -328,7 +329,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   readonly #syncWaiters: Array<() => void> = []
   #peakSyncsWaiting = 0
   #syncs = 0
-  /** Writes waiting for the sync backlog to shrink, the wakes they left, and how many waited. */
+  /** Writes waiting at the descriptor budget, the wakes they left, how many waited, how long, and how many gave up waiting. */
   #backlogWaiting = 0
   #backlogWakes: Array<() => void> = []
   #writesThrottled = 0
@@ -336,7 +337,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #throttleTimeouts = 0
   /** Writes past the wait that have not opened their file yet (each may open one more). */
   #descriptorsReserved = 0
-  /** Descriptors past which a write waits before dirtying one more chunk file. */
+  /** Descriptors past which a write waits before opening one more chunk file. */
   readonly #descriptorBudget: number
   /**
    * Chunk files created (the first count is 1: files of an earlier session may not be synced), and
@@ -1685,6 +1686,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   async #syncChunk(record: ChunkRecord, target: number): Promise<void> {
     const lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
     try {
+      await this.#crashPoint('before-datasync')
       this.#syncs++
       await lease.handle.datasync()
     } finally {
@@ -1711,6 +1713,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     await this.#syncSlot(async () => {
       if (record.syncedSequence >= target) return
       try {
+        await this.#crashPoint('before-datasync')
         this.#syncs++
         await handle.datasync()
         record.syncedSequence = Math.max(record.syncedSequence, target)

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { setTestHooks } from '../src/chunk-storage.ts'
 import { expectStorageError } from '../src/conformance.ts'
 import {
   ChunkStorage,
@@ -298,6 +299,30 @@ describe('ChunkStorage lifecycle', () => {
     // longer cached opens it, one per sync slot (libuv's threads but one) at most.
     const syncSlots = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
     expect(storage.stats().files!.peakOpenFiles).toBeLessThanOrEqual(16 + syncSlots)
+  })
+
+  it('goes on writing past the descriptor budget when no sync completes for 2 s, then syncs all', async () => {
+    // Every datasync stalls: nothing can close a dirty file, so the writes past the budget of 2
+    // would wait forever; each gives up after 2 s instead, and nothing is lost once syncs run.
+    const storage = await openStore({ chunkSize: 64 * KiB, openFileLimit: 1, descriptorBudget: 2 })
+    let openGate = () => {}
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve
+    })
+    setTestHooks(storage, { 'before-datasync': () => gate })
+    const torrent = await storage.openTorrent(simpleGeometry('d'.repeat(40), 16 * KiB, 64 * KiB * 6))
+    const firsts = range(6).map((chunk) => chunk * 4)
+    await Promise.all(
+      firsts.map((index) => torrent.writePiece(index, pieceData(torrent.infoHash, index, 16 * KiB))),
+    )
+    const files = storage.stats().files!
+    expect(files.writesThrottled).toBe(4)
+    expect(files.throttleTimeouts).toBe(4)
+    expect(files.throttledMs).toBeGreaterThanOrEqual(4 * 1_900)
+    const verifying = Promise.all(firsts.map((index) => torrent.markVerified(index)))
+    openGate()
+    await verifying
+    expect(await readsBack(torrent, firsts)).toBe(true)
   })
 
   it('takes a quarter of the process open-file limit as its descriptor budget, and checks the option', async () => {
