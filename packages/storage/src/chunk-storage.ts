@@ -110,7 +110,7 @@ const DESCRIPTOR_BUDGET_SHARE = 1 / 4
 const MIN_DESCRIPTORS_PER_OPEN_FILE = 4
 const FALLBACK_DESCRIPTORS_PER_OPEN_FILE = 8
 /** A write past the descriptor budget waits this long at most (a slow disk slows it, never stops it). */
-const SYNC_BACKLOG_WAIT_MS = 2_000
+const DESCRIPTOR_WAIT_MS = 2_000
 /** A write waiting for room in the cache re-checks at least this often, */
 const ROOM_RECHECK_MS = 200
 /** and stops waiting when no upload was confirmed for this long (a hung endpoint). */
@@ -329,9 +329,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   readonly #syncWaiters: Array<() => void> = []
   #peakSyncsWaiting = 0
   #syncs = 0
-  /** Writes waiting at the descriptor budget, the wakes they left, how many waited, how long, and how many gave up waiting. */
-  #backlogWaiting = 0
-  #backlogWakes: Array<() => void> = []
+  /** Writes waiting at the descriptor budget, the wakes they left; how many waited, how long, how many gave up. */
+  #descriptorWaiting = 0
+  #descriptorWakes: Array<() => void> = []
   #writesThrottled = 0
   #throttledMs = 0
   #throttleTimeouts = 0
@@ -399,9 +399,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
       openFileLimit,
       (id) => this.#isDirty(id),
       (id, handle) => this.#syncBeforeClose(id, handle),
-      () => {
-        if (this.#backlogWakes.length > 0 && !this.#overDescriptorBudget()) this.#wakeBacklogWaiters()
-      },
+      () => this.#wakeIfRoom(),
     )
     this.#descriptorBudget = descriptorBudget
     const totals = index.totals()
@@ -1135,7 +1133,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
     this.#closed = true
-    this.#wakeBacklogWaiters()
+    this.#wakeDescriptorWaiters()
     this.#closing = (async () => {
       // Uploads in flight stop; the next open queues the complete chunks without a remote copy.
       this.#uploadAbort.abort()
@@ -1301,7 +1299,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   /**
    * Before a write opens one more chunk-file descriptor: waits while the store's descriptors (open, or
    * reserved by writes on their way to opening one) are at their budget, until one closes, the
-   * store closes or SYNC_BACKLOG_WAIT_MS pass (then the write goes on regardless), and reserves one
+   * store closes or DESCRIPTOR_WAIT_MS pass (then the write goes on regardless), and reserves one
    * in the same step as the last check, so that the writers a close wakes pass one by one. What
    * closes them depends on no write: the commits' syncs of pieces already written, and the file
    * cache's sync-then-close of dirty files past twice its limit (started here, as no open or
@@ -1311,8 +1309,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   async #reserveDescriptor(): Promise<void> {
     if (this.#overDescriptorBudget()) {
       this.#writesThrottled++
-      this.#backlogWaiting++
-      const deadline = performance.now() + SYNC_BACKLOG_WAIT_MS
+      this.#descriptorWaiting++
+      const started = performance.now()
+      const deadline = started + DESCRIPTOR_WAIT_MS
       try {
         while (this.#overDescriptorBudget() && !this.#closed) {
           const remaining = deadline - performance.now()
@@ -1321,11 +1320,11 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
             break
           }
           this.#files.trim()
-          await wakeableDelay(remaining, (wake) => this.#backlogWakes.push(wake))
+          await wakeableDelay(remaining, (wake) => this.#descriptorWakes.push(wake))
         }
       } finally {
-        this.#backlogWaiting--
-        this.#throttledMs += performance.now() - deadline + SYNC_BACKLOG_WAIT_MS
+        this.#descriptorWaiting--
+        this.#throttledMs += performance.now() - started
       }
     }
     this.#descriptorsReserved++
@@ -1334,12 +1333,17 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   #endReservation(): void {
     this.#descriptorsReserved--
     // Its file was open already: the place it held is free for a waiting write.
-    if (this.#backlogWakes.length > 0 && !this.#overDescriptorBudget()) this.#wakeBacklogWaiters()
+    this.#wakeIfRoom()
   }
 
-  #wakeBacklogWaiters(): void {
-    const wakes = this.#backlogWakes
-    this.#backlogWakes = []
+  /** After a close or a reservation's end: the waiting writes re-check once there is room. */
+  #wakeIfRoom(): void {
+    if (this.#descriptorWakes.length > 0 && !this.#overDescriptorBudget()) this.#wakeDescriptorWaiters()
+  }
+
+  #wakeDescriptorWaiters(): void {
+    const wakes = this.#descriptorWakes
+    this.#descriptorWakes = []
     for (const wake of wakes) wake()
   }
 
@@ -1578,7 +1582,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     const deadline = performance.now() + COMMIT_DELAY_MS
     // Writes waiting for room in the cache wait for this commit (it completes chunks to upload).
     while (
-      this.#writesInFlight > this.#roomWaiting + this.#backlogWaiting &&
+      this.#writesInFlight > this.#roomWaiting + this.#descriptorWaiting &&
       this.#verifyQueueBytes < COMMIT_BATCH_BYTES &&
       !this.#closed
     ) {
@@ -1686,13 +1690,18 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   async #syncChunk(record: ChunkRecord, target: number): Promise<void> {
     const lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
     try {
-      await this.#crashPoint('before-datasync')
-      this.#syncs++
-      await lease.handle.datasync()
+      await this.#datasync(lease.handle)
     } finally {
       lease.release()
     }
     record.syncedSequence = Math.max(record.syncedSequence, target)
+  }
+
+  /** Every chunk file's datasync, counted (stats().files.syncs). */
+  async #datasync(handle: ChunkFile): Promise<void> {
+    await this.#crashPoint('before-datasync')
+    this.#syncs++
+    await handle.datasync()
   }
 
   /** The chunk has writes of this session no datasync covered yet. */
@@ -1713,9 +1722,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     await this.#syncSlot(async () => {
       if (record.syncedSequence >= target) return
       try {
-        await this.#crashPoint('before-datasync')
-        this.#syncs++
-        await handle.datasync()
+        await this.#datasync(handle)
         record.syncedSequence = Math.max(record.syncedSequence, target)
       } catch (error) {
         record.syncError = toStorageError(error, `Syncing chunk ${record.id}`)

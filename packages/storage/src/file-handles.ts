@@ -194,7 +194,7 @@ export class FileHandleCache {
         released = true
         owner.references--
         if (owner.doomed && owner.references === 0) this.#track(this.#closeEntry(owner, false))
-        else this.#trim()
+        else this.trim()
       },
     }
   }
@@ -216,7 +216,7 @@ export class FileHandleCache {
       () => {},
     )
     this.#entries.set(key, entry)
-    this.#trim()
+    this.trim()
     return entry
   }
 
@@ -225,10 +225,6 @@ export class FileHandleCache {
    * `beforeClose`) past twice it. Runs by itself at every open and release.
    */
   trim(): void {
-    this.#trim()
-  }
-
-  #trim(): void {
     if (this.#entries.size <= this.#limit) return
     for (const closeDirty of [false, true]) {
       if (closeDirty && this.#entries.size <= 2 * this.#limit) return
