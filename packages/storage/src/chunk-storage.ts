@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { mkdir, open, opendir, readFile, rename, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, sep } from 'node:path'
 import { ChunkIndex, type RemoteDeletion, type TorrentRow } from './chunk-index.ts'
 import { DrainWaiters } from './drain-waiters.ts'
 import { argumentOutOfRange, invalidArgumentType, StorageError, toStorageError } from './errors.ts'
@@ -1871,7 +1871,7 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
     // before the read opens the file, would otherwise make concurrent reads thrash and fail).
     record.activeReaders++
     try {
-      let lease: FileLease | undefined = record.local ? this.#files.tryAcquire(record.id) : undefined
+      let lease: FileLease | undefined
       for (let attempt = 0; lease === undefined; attempt++) {
         if (!record.local) {
           this.#counters.cacheMisses++
@@ -1887,7 +1887,10 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
           continue
         }
         try {
-          lease = await this.#files.acquire(record.id, this.#chunkPath(record.id), false)
+          // Its handle, or the file opened now on this thread; a handle still opening is awaited.
+          const path = this.#chunkPath(record.id)
+          lease =
+            this.#files.tryAcquire(record.id, path) ?? (await this.#files.acquire(record.id, path, false))
         } catch (error) {
           if (!isNotFound(error)) throw toStorageError(error, `Opening chunk ${record.id}`)
           // The parity rule: a chunk whose file is gone loses its cache entry and reports a miss.
@@ -2241,7 +2244,8 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
   }
 
   #chunkPath(id: string): string {
-    return join(this.#chunksDirectory, `${id}.enc`)
+    // The directory is normalized (joined once at open) and an id is a UUID: no join per open.
+    return `${this.#chunksDirectory}${sep}${id}.enc`
   }
 
   #assertOpen(): void {

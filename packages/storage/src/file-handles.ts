@@ -173,16 +173,34 @@ export class FileHandleCache {
   }
 
   /**
-   * A lease on the open handle of `key`, synchronously, when there is one (else undefined: use
-   * {@link acquire}). The hot path of reads, which mostly find their chunk's handle open.
+   * A lease on the handle of `key`, synchronously: its open handle when there is one; else, given
+   * `path`, the existing file opened now on this thread (throwing the fs error, code ENOENT for a
+   * missing file). Undefined when neither (a handle still opening, or no `path`): use
+   * {@link acquire}. The hot path of reads, which need no task of their own to find a handle.
    */
-  tryAcquire(key: string): FileLease | undefined {
+  tryAcquire(key: string, path?: string): FileLease | undefined {
+    if (this.#closed) return undefined
     const entry = this.#entries.get(key)
-    if (this.#closed || entry === undefined || entry.doomed || entry.handle === undefined) return undefined
+    if (entry === undefined) {
+      if (path === undefined) return undefined
+      const handle = new ChunkFile(openSync(path, readWrite))
+      const opened: Entry = { key, opening: Promise.resolve(handle), handle, references: 1, doomed: false }
+      this.#counted()
+      this.#entries.set(key, opened)
+      this.trim()
+      return this.#lease(opened, handle)
+    }
+    if (entry.doomed || entry.handle === undefined) return undefined
     this.#entries.delete(key)
     this.#entries.set(key, entry)
     entry.references++
     return this.#lease(entry, entry.handle)
+  }
+
+  /** One more descriptor open. */
+  #counted(): void {
+    this.#descriptors++
+    if (this.#descriptors > this.#peakDescriptors) this.#peakDescriptors = this.#descriptors
   }
 
   #lease(owner: Entry, handle: ChunkFile): FileLease {
@@ -210,8 +228,7 @@ export class FileHandleCache {
     entry.opening.then(
       (handle) => {
         entry.handle = handle
-        this.#descriptors++
-        if (this.#descriptors > this.#peakDescriptors) this.#peakDescriptors = this.#descriptors
+        this.#counted()
       },
       () => {},
     )
@@ -240,10 +257,17 @@ export class FileHandleCache {
         if (dirty && this.#dirtyClosing >= this.#limit) return
         this.#entries.delete(entry.key)
         entry.doomed = true
-        if (dirty) this.#dirtyClosing++
+        if (!dirty) {
+          // Nothing to sync and nobody holds it: closed now, on this thread (no task, no flush).
+          void entry.handle.close(true).catch(() => {})
+          this.#descriptors--
+          this.#afterClose()
+          continue
+        }
+        this.#dirtyClosing++
         this.#track(
           this.#closeEntry(entry, true).finally(() => {
-            if (dirty) this.#dirtyClosing--
+            this.#dirtyClosing--
           }),
         )
       }
