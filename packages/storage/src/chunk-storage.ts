@@ -1319,7 +1319,9 @@ export class ChunkStorage extends EventEmitter<StorageEvents> implements Storage
             this.#throttleTimeouts++
             break
           }
+          // A trim may close clean files at once, before this write waits for a wake: look again.
           this.#files.trim()
+          if (!this.#overDescriptorBudget()) break
           await wakeableDelay(remaining, (wake) => this.#descriptorWakes.push(wake))
         }
       } finally {

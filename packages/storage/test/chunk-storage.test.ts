@@ -286,6 +286,10 @@ describe('ChunkStorage lifecycle', () => {
     await writeAll(firsts, 16)
     const files = storage.stats().files!
     expect(files.writesThrottled).toBeGreaterThan(0)
+    // The syncs go on, so every wait ends with a close that makes room, never at the 2 s timeout
+    // (a trim that closes clean files at once, before the write registers its wait, must not
+    // leave it waiting for a wake that came already).
+    expect(files.throttleTimeouts).toBe(0)
     // Without the budget: 145 at once. /proc may also show the chunks directory, open for its fsync.
     expect(files.peakOpenFiles).toBeLessThanOrEqual(16)
     expect(peakSeen).toBeLessThanOrEqual(16 + 1)
@@ -299,6 +303,27 @@ describe('ChunkStorage lifecycle', () => {
     // longer cached opens it, one per sync slot (libuv's threads but one) at most.
     const syncSlots = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
     expect(storage.stats().files!.peakOpenFiles).toBeLessThanOrEqual(16 + syncSlots)
+  })
+
+  it('lets a write at the descriptor budget through at once when a trim can close a file a commit made clean', async () => {
+    // Two dirty files fill the budget of 2. A commit syncs one of them, which leaves it clean but
+    // cached (the sync's release, and its trim, come before the file counts as synced). A write to
+    // a third chunk finds the budget full and trims, which closes that clean file on the spot: the
+    // write must see the room at once, not wait 2 s for a wake that came before it waited.
+    const storage = await openStore({ chunkSize: 64 * KiB, openFileLimit: 1, descriptorBudget: 2 })
+    const torrent = await storage.openTorrent(simpleGeometry('f'.repeat(40), 16 * KiB, 64 * KiB * 3))
+    await Promise.all(
+      [0, 4].map((index) => torrent.writePiece(index, pieceData(torrent.infoHash, index, 16 * KiB))),
+    )
+    await torrent.markVerified(0)
+    expect(storage.stats().files).toMatchObject({ openFiles: 2, writesThrottled: 0 })
+    await torrent.writePiece(8, pieceData(torrent.infoHash, 8, 16 * KiB))
+    const files = storage.stats().files!
+    expect(files.writesThrottled).toBe(1)
+    // It found the room after its own trim: no wait at all (a missed wake waits out the 2 s).
+    expect(files.throttledMs).toBeLessThan(1_000)
+    await Promise.all([4, 8].map((index) => torrent.markVerified(index)))
+    expect(await readsBack(torrent, [0, 4, 8])).toBe(true)
   })
 
   it('goes on writing past the descriptor budget when no sync completes for 2 s, then syncs all', async () => {
