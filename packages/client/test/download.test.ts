@@ -15,6 +15,7 @@ import { TorrentClient } from '../src/index.ts'
 import {
   chunkClient,
   collect,
+  doneWithin,
   expectSameFiles,
   indexRows,
   listTree,
@@ -52,7 +53,7 @@ describe('download into ChunkStorage', () => {
         peers: [`127.0.0.1:${seeder.port}`],
       })
       const metadata = new Promise<void>((resolve) => added.once('metadata', resolve))
-      await added.done({ signal: AbortSignal.timeout(45_000) })
+      await doneWithin(added, 45_000, 'magnet download')
       await metadata
       expect(added.name).toBe('album')
       expect(added.files.map((file) => file.path)).toEqual([
@@ -117,7 +118,7 @@ describe('download into ChunkStorage', () => {
       const storage = await ChunkStorage.open({ directory: join(dir.path, 'store') })
       const client = await TorrentClient.newWithStorage(storage, loopback)
       const added = await client.add(torrent.bytes)
-      await added.done({ signal: AbortSignal.timeout(10_000) })
+      await doneWithin(added, 10_000, 'resume as a seed from the store')
       expect(added.status().seeding).toBe(true)
       expect(added.status().totalDownload).toBe(0)
 
@@ -165,7 +166,7 @@ describe('download into ChunkStorage', () => {
         const storeDirectory = join(dir.path, 'store')
         const { client } = await chunkClient(storeDirectory)
         const added = await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`] })
-        await added.done({ signal: AbortSignal.timeout(45_000) })
+        await doneWithin(added, 45_000, `geometry ${name}: download`)
         await expectSameFiles(added, source)
         await client.close()
         await seeder.stop()
@@ -192,7 +193,7 @@ describe('download into ChunkStorage', () => {
       const { storage, client } = await chunkClient(join(dir.path, 'store'))
       const added = await client.add(torrent.bytes, { peers: [`127.0.0.1:${seeder.port}`], files: [1] })
       expect(added.files[1]?.path).toBe('picks/three.bin')
-      await added.done({ signal: AbortSignal.timeout(45_000) })
+      await doneWithin(added, 45_000, 'file selection download')
       const expected = await readFile(join(dir.path, 'source', 'picks', 'three.bin'))
       expect((await collect(added.createReadStream('picks/three.bin'))).equals(expected)).toBe(true)
       const status = added.status()
@@ -226,7 +227,7 @@ describe('download into ChunkStorage', () => {
         peers: [`127.0.0.1:${seeder.port}`],
         files: [1],
       })
-      await added.done({ signal: AbortSignal.timeout(45_000) })
+      await doneWithin(added, 45_000, 'magnet with files download')
       const expected = await readFile(join(dir.path, 'source', 'picks', 'two.bin'))
       expect((await collect(added.createReadStream('picks/two.bin'))).equals(expected)).toBe(true)
       // Only the pieces holding two.bin (the one shared with one.bin included) were written.
