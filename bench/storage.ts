@@ -11,8 +11,8 @@
 // so every phase starts from the same state and reports its own peak RSS; rounds alternate the
 // order (the reads, ~0.1 s each, run several times per round) and the best time of each phase is
 // kept, which damps a noisy machine (the ratios of those bests are judged against the targets; the
-// median of each pair's own ratio is printed beside them). Before each phase a `sync` writes back what the previous one left dirty, so no phase pays
-// for another's writeback.
+// median of each pair's own ratio is printed beside them). Before each phase a `sync` writes back
+// what the previous one left dirty, so no phase pays for another's writeback.
 //
 // The plain fs side writes the pieces with positional writes and ends with one fsync (durable, like
 // the store). The store side bounds the pieces in flight (writes) like an engine bounds its piece
@@ -35,9 +35,10 @@
 //
 // Environment: BENCH_BYTES (payload per piece size), BENCH_PIECE_LENGTHS (bytes, comma separated;
 // default 262144,4194304), BENCH_CONCURRENCY (writes or reads in flight, default 8), BENCH_ROUNDS
-// (default 3), BENCH_READ_REPEATS (the read phases' runs per round, default 5), BENCH_DIR (default .tmp/bench-storage), BENCH_UV_THREADPOOL_SIZES (comma separated
-// libuv thread pool sizes to run every phase with; default: the environment's, else 4,16: Node's own
-// size and the one the CLI asks for).
+// (default 3), BENCH_READ_REPEATS (the read phases' runs per round, default 5), BENCH_DIR (default
+// .tmp/bench-storage), BENCH_UV_THREADPOOL_SIZES (comma separated libuv thread pool sizes to run
+// every phase with; default: the environment's, else 4,16: Node's own size and the one the CLI
+// asks for).
 
 import { execFile } from 'node:child_process'
 import { createCipheriv } from 'node:crypto'
@@ -64,6 +65,13 @@ const payload = Number(BENCH_BYTES ?? 1_073_741_824)
 const concurrency = Number(BENCH_CONCURRENCY ?? 8)
 const rounds = Number(BENCH_ROUNDS ?? 3)
 const readRepeats = Number(BENCH_READ_REPEATS ?? 5)
+for (const [name, value] of [
+  ['BENCH_ROUNDS', rounds],
+  ['BENCH_READ_REPEATS', readRepeats],
+] as const) {
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${value}`)
+}
 const pieceLengths = (BENCH_PIECE_LENGTHS ?? `${256 * 1024},${4 * MiB}`).split(',').map(Number)
 const root = resolve(BENCH_DIR ?? join(import.meta.dirname, '..', '.tmp', 'bench-storage'))
 const targets = { writeRatio: 0.8, readRatio: 0.8, diskRatio: 1.01, peakRssMB: 200 }
