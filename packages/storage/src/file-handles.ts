@@ -84,14 +84,8 @@ export interface FileLease {
 const readWrite = constants.O_RDWR
 const readWriteCreate = constants.O_RDWR | constants.O_CREAT
 
-function openChunkFile(path: string, create: boolean): Promise<ChunkFile> {
-  if (!create) {
-    try {
-      return Promise.resolve(new ChunkFile(openSync(path, readWrite)))
-    } catch (error) {
-      return Promise.reject(error)
-    }
-  }
+/** A chunk file opened with O_CREAT, in the pool (an ext4 journal handle may wait for a commit). */
+function createChunkFile(path: string): Promise<ChunkFile> {
   return new Promise((resolve, reject) => {
     open(path, readWriteCreate, 0o644, (error, fd) => {
       if (error !== null) reject(error)
@@ -156,10 +150,10 @@ export class FileHandleCache {
     if (entry !== undefined && !entry.doomed) {
       this.#entries.delete(key)
       this.#entries.set(key, entry)
+      entry.references++
     } else {
       entry = this.#open(key, path, create)
     }
-    entry.references++
     let handle: ChunkFile
     try {
       handle = await entry.opening
@@ -183,12 +177,8 @@ export class FileHandleCache {
     const entry = this.#entries.get(key)
     if (entry === undefined) {
       if (path === undefined) return undefined
-      const handle = new ChunkFile(openSync(path, readWrite))
-      const opened: Entry = { key, opening: Promise.resolve(handle), handle, references: 1, doomed: false }
-      this.#counted()
-      this.#entries.set(key, opened)
-      this.trim()
-      return this.#lease(opened, handle)
+      const opened = this.#open(key, path, false)
+      return this.#lease(opened, opened.handle!)
     }
     if (entry.doomed || entry.handle === undefined) return undefined
     this.#entries.delete(key)
@@ -201,6 +191,12 @@ export class FileHandleCache {
   #counted(): void {
     this.#descriptors++
     if (this.#descriptors > this.#peakDescriptors) this.#peakDescriptors = this.#descriptors
+  }
+
+  /** One descriptor fewer: closed (or its close failed, which frees it too). */
+  #uncounted(): void {
+    this.#descriptors--
+    this.#afterClose()
   }
 
   #lease(owner: Entry, handle: ChunkFile): FileLease {
@@ -217,21 +213,33 @@ export class FileHandleCache {
     }
   }
 
+  /**
+   * A new entry holding one reference: an existing file opened now, on this thread (throwing its
+   * fs error, code ENOENT when missing), or with `create` a file created in the pool.
+   */
   #open(key: string, path: string, create: boolean): Entry {
-    const entry: Entry = {
-      key,
-      opening: openChunkFile(path, create),
-      handle: undefined,
-      references: 0,
-      doomed: false,
+    let entry: Entry
+    if (create) {
+      const created: Entry = {
+        key,
+        opening: createChunkFile(path),
+        handle: undefined,
+        references: 1,
+        doomed: false,
+      }
+      created.opening.then(
+        (handle) => {
+          created.handle = handle
+          this.#counted()
+        },
+        () => {},
+      )
+      entry = created
+    } else {
+      const handle = new ChunkFile(openSync(path, readWrite))
+      entry = { key, opening: Promise.resolve(handle), handle, references: 1, doomed: false }
+      this.#counted()
     }
-    entry.opening.then(
-      (handle) => {
-        entry.handle = handle
-        this.#counted()
-      },
-      () => {},
-    )
     this.#entries.set(key, entry)
     this.trim()
     return entry
@@ -260,8 +268,7 @@ export class FileHandleCache {
         if (!dirty) {
           // Nothing to sync and nobody holds it: closed now, on this thread (no task, no flush).
           void entry.handle.close(true).catch(() => {})
-          this.#descriptors--
-          this.#afterClose()
+          this.#uncounted()
           continue
         }
         this.#dirtyClosing++
@@ -285,8 +292,7 @@ export class FileHandleCache {
       if (sync) await this.#beforeClose(entry.key, handle)
     } finally {
       await handle.close(!this.#isDirty(entry.key)).catch(() => {})
-      this.#descriptors--
-      this.#afterClose()
+      this.#uncounted()
     }
   }
 
